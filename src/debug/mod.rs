@@ -1,0 +1,112 @@
+//! Runtime introspection and the one reporting path of the library.
+//!
+//! Nothing in ferrogo prints except through `report` (panics nobody will
+//! join, fatal runtime errors, the deadlock report) and the stack overflow
+//! handler (which must use raw `write(2)` inside a signal handler).
+
+pub(crate) mod deadlock;
+pub(crate) mod report;
+
+use std::sync::atomic::Ordering;
+
+use crate::WaitReason;
+use crate::runtime::g::{GRef, PARKED};
+use crate::runtime::scheduler::Shared;
+
+/// One goroutine as seen by [`goroutines`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoroutineInfo {
+    /// The goroutine id.
+    pub id: u64,
+    /// Its name, if it has one.
+    pub name: Option<String>,
+    /// Why it is parked; `WaitReason::None` if it is running or runnable.
+    pub wait_reason: WaitReason,
+    /// The worker it lives on.
+    pub worker: usize,
+}
+
+/// Lists the started goroutines of the caller's runtime (the global runtime
+/// from a plain thread), in no particular order: a goroutine dump.
+/// Goroutines still waiting for their first run are not listed.
+///
+/// ```
+/// use ferrogo::WaitReason;
+/// let h = ferrogo::go(|| ferrogo::debug::goroutines());
+/// let dump = h.join().unwrap();
+/// assert!(dump.iter().any(|g| g.wait_reason == WaitReason::None));
+/// ```
+pub fn goroutines() -> Vec<GoroutineInfo> {
+    let shared = crate::runtime::worker::current_shared()
+        .unwrap_or_else(crate::runtime::builder::global_shared);
+    snapshot(&shared).into_iter().map(|(w, g)| info(w, &g)).collect()
+}
+
+/// Every started goroutine of `shared` with its worker index.
+pub(crate) fn snapshot(shared: &Shared) -> Vec<(usize, GRef)> {
+    let mut out = Vec::new();
+    for (i, r) in shared.remotes.iter().enumerate() {
+        let reg = r.registry.lock().unwrap_or_else(|e| e.into_inner());
+        out.extend(reg.iter().map(|g| (i, g.clone())));
+    }
+    out.sort_by_key(|(_, g)| g.id());
+    out
+}
+
+fn info(worker: usize, g: &GRef) -> GoroutineInfo {
+    let parked = g.state.load(Ordering::Acquire) == PARKED;
+    GoroutineInfo {
+        id: g.id(),
+        name: g.name().map(str::to_owned),
+        wait_reason: if parked { g.wait_reason() } else { WaitReason::None },
+        worker,
+    }
+}
+
+/// Counters of a runtime, as returned by [`metrics`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Worker threads.
+    pub workers: usize,
+    /// Goroutines spawned and not yet finished.
+    pub goroutines: usize,
+    /// Goroutine stacks this runtime has mapped (in use or pooled).
+    pub stacks_mapped: usize,
+    /// Of those, stacks held by started, unfinished goroutines.
+    pub stacks_in_use: usize,
+    /// Stacks this runtime may map at once.
+    pub stack_limit: usize,
+    /// Stacks the whole process may map, from `vm.max_map_count`.
+    pub stack_budget: usize,
+}
+
+/// Counters of the caller's runtime (the global one from a plain thread).
+///
+/// ```
+/// let rt = ferrogo::Runtime::builder().max_procs(1).build().unwrap();
+/// let m = rt.run(|| ferrogo::debug::metrics());
+/// assert_eq!(m.workers, 1);
+/// assert!(m.goroutines >= 1 && m.stacks_in_use >= 1);
+/// ```
+pub fn metrics() -> Metrics {
+    let shared = crate::runtime::worker::current_shared()
+        .unwrap_or_else(crate::runtime::builder::global_shared);
+    metrics_of(&shared)
+}
+
+pub(crate) fn metrics_of(shared: &Shared) -> Metrics {
+    let in_use: usize = shared
+        .remotes
+        .iter()
+        .map(|r| r.registry.lock().unwrap_or_else(|e| e.into_inner()).iter().count())
+        .sum();
+    Metrics {
+        workers: shared.nworkers(),
+        goroutines: shared.live(),
+        stacks_mapped: shared.stacks.owned(),
+        stacks_in_use: in_use,
+        stack_limit: shared.stacks.limit,
+        stack_budget: crate::stack::budget::capacity(),
+    }
+}

@@ -1,0 +1,295 @@
+//! The goroutine: its record (`G`), its lifecycle states, and the public
+//! [`Goroutine`] identity returned by [`current`](crate::current).
+//!
+//! # Lifecycle
+//!
+//! ```text
+//!   spawn ──► Unstarted ──(a worker takes a stack)──► Started ──► Finished
+//!             (in a run queue;       │                 (lives on its home
+//!              stealable; holds      │                  worker forever)
+//!              its entry closure)    │
+//!                                    └─ a stack could not be had: waits in
+//!                                       the worker's `starved` queue
+//! ```
+//!
+//! Ownership per state:
+//! * **Unstarted**: whoever holds the `GRef` in a run queue (one queue at a
+//!   time) owns `entry`. Any worker may take it (stealing moves only these).
+//! * **Started**: `coro`, `guard`, `yielder`, `park_gen` belong to the home
+//!   worker thread (`home`), the only thread that resumes the coroutine. This
+//!   is the soundness rule of the crate: a started goroutine never changes OS
+//!   thread, so its thread-locals and thread-keyed state stay valid.
+//! * Any thread may read `id`, `name` and `wait_reason`, and call
+//!   [`park::wake`](super::park) which goes through `state`.
+//!
+//! # The park state (`state`)
+//!
+//! `RUNNING` (not parked: running, or queued to run), `NOTIFIED` (a wake
+//! arrived while not parked: the next park returns at once), `PARKED`
+//! (switched out and in no queue: only a wake brings it back). The protocol
+//! is in `park.rs`.
+
+use std::cell::{Cell, UnsafeCell};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+use corosensei::{Coroutine, Yielder};
+
+use super::park::WaitReason;
+use super::scheduler::Shared;
+use crate::stack::GStack;
+
+/// Shared reference to a goroutine record.
+pub(crate) type GRef = Arc<G>;
+
+/// Why a goroutine hands control back to its worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Switch {
+    /// Still runnable: requeue it behind the others (yield_now, preemption).
+    Yield,
+    /// Wants to park: the worker commits the park (or requeues it at once if
+    /// a wake already arrived).
+    Park,
+}
+
+/// The coroutine of a started goroutine.
+pub(crate) type Coro = Coroutine<(), Switch, (), GStack>;
+
+/// The body of an unstarted goroutine.
+pub(crate) type Entry = Box<dyn FnOnce() + Send + 'static>;
+
+/// Park state: running or queued to run.
+pub(crate) const RUNNING: u8 = 0;
+/// Park state: a wake arrived while not parked.
+pub(crate) const NOTIFIED: u8 = 1;
+/// Park state: switched out, waiting for a wake.
+pub(crate) const PARKED: u8 = 2;
+
+/// `home` before the goroutine has started.
+pub(crate) const NO_HOME: usize = usize::MAX;
+
+/// A goroutine record. See the module comment for who may touch what.
+pub(crate) struct G {
+    /// Unique id (1, 2, ... in spawn order per worker batch; never reused).
+    id: u64,
+    /// Optional name given with `Builder::name`.
+    name: Option<Arc<str>>,
+    /// The runtime this goroutine belongs to.
+    pub(crate) shared: Arc<Shared>,
+    /// Park state: `RUNNING`, `NOTIFIED` or `PARKED` (protocol in `park.rs`).
+    pub(crate) state: AtomicU8,
+    /// Index of the worker that started it; `NO_HOME` until then. Written once
+    /// by that worker before the goroutine can park; read by wakers.
+    pub(crate) home: AtomicUsize,
+    /// Why it is parked (a `WaitReason` as u8); written by the goroutine
+    /// before it parks, read by reports.
+    wait_reason: AtomicU8,
+    /// Requested usable stack size in bytes.
+    stack_size: usize,
+    /// The body, until a worker starts it. Owned by the queue holder.
+    entry: UnsafeCell<Option<Entry>>,
+    /// The coroutine once started. Home worker thread only.
+    coro: UnsafeCell<Option<Coro>>,
+    /// The running coroutine's yielder (lives on its stack). Home thread only.
+    yielder: Cell<*const Yielder<(), Switch>>,
+    /// Guard page `[lo, hi)` of its stack, `(0, 0)` before it starts. Written
+    /// by the home worker before first resume; read by the overflow handler.
+    guard: Cell<(usize, usize)>,
+    /// Incremented each time a park returns, so a timer armed for an earlier
+    /// park cannot wake a later one. Home thread only.
+    pub(crate) park_gen: Cell<u64>,
+    /// Scheduling stamp for fairness between the worker's queues. Written by
+    /// the worker that queues it; read by that worker.
+    pub(crate) seq: Cell<u64>,
+    /// Its slot in the home worker's registry. Home thread only.
+    pub(crate) reg_slot: Cell<usize>,
+    /// Set while the runtime force-unwinds this goroutine at shutdown, so the
+    /// root's panic catcher lets the unwind through. Home thread only.
+    pub(crate) unwinding: Cell<bool>,
+}
+
+// SAFETY: the cells and unsafe cells of `G` are touched only under the
+// ownership rules of the module comment: `entry` by the single holder of the
+// unstarted goroutine (queues hand it over with release/acquire), `coro`,
+// `yielder`, `guard`, `park_gen`, `seq`, `unwinding` by the home worker
+// thread (or, before start, by the single worker taking it). Everything other
+// threads touch is atomic or immutable.
+unsafe impl Send for G {}
+// SAFETY: as for Send.
+unsafe impl Sync for G {}
+
+impl G {
+    /// A new unstarted goroutine record.
+    pub(crate) fn new(
+        id: u64,
+        name: Option<Arc<str>>,
+        stack_size: usize,
+        shared: Arc<Shared>,
+        entry: Entry,
+    ) -> G {
+        G {
+            id,
+            name,
+            shared,
+            state: AtomicU8::new(RUNNING),
+            home: AtomicUsize::new(NO_HOME),
+            wait_reason: AtomicU8::new(WaitReason::None as u8),
+            stack_size,
+            entry: UnsafeCell::new(Some(entry)),
+            coro: UnsafeCell::new(None),
+            yielder: Cell::new(std::ptr::null()),
+            guard: Cell::new((0, 0)),
+            park_gen: Cell::new(0),
+            seq: Cell::new(0),
+            reg_slot: Cell::new(usize::MAX),
+            unwinding: Cell::new(false),
+        }
+    }
+
+    /// The goroutine id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The goroutine name, if it has one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The requested usable stack size.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size
+    }
+
+    /// The guard page of its stack (`(0, 0)` before start).
+    pub(crate) fn guard(&self) -> (usize, usize) {
+        self.guard.get()
+    }
+
+    /// The public identity handle.
+    pub(crate) fn identity(&self) -> Goroutine {
+        Goroutine { id: self.id, name: self.name.clone() }
+    }
+
+    /// Records why it is about to park.
+    pub(crate) fn set_wait_reason(&self, reason: WaitReason) {
+        self.wait_reason.store(reason as u8, Ordering::Relaxed);
+    }
+
+    /// Why it is parked (meaningful while `state == PARKED`).
+    pub(crate) fn wait_reason(&self) -> WaitReason {
+        WaitReason::from_u8(self.wait_reason.load(Ordering::Relaxed))
+    }
+
+    /// True once a worker has started it.
+    pub(crate) fn is_started(&self) -> bool {
+        self.home.load(Ordering::Relaxed) != NO_HOME
+    }
+
+    /// Takes the body out to start the goroutine.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the unstarted goroutine (took it from a queue) and
+    /// is the worker about to start it.
+    pub(crate) unsafe fn take_entry(&self) -> Option<Entry> {
+        // SAFETY: the caller is the unique holder (see the fn contract).
+        unsafe { (*self.entry.get()).take() }
+    }
+
+    /// The coroutine slot.
+    ///
+    /// # Safety
+    ///
+    /// Only the home worker thread may call this, and not while the
+    /// coroutine is running (no other reference to the slot may be live).
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn coro(&self) -> &mut Option<Coro> {
+        // SAFETY: exclusive access by the fn contract.
+        unsafe { &mut *self.coro.get() }
+    }
+
+    /// Records the stack facts of the goroutine's first run. Home thread only.
+    pub(crate) fn set_guard(&self, guard: (usize, usize)) {
+        self.guard.set(guard);
+    }
+
+    /// Records the yielder of the coroutine (called on its own stack).
+    pub(crate) fn set_yielder(&self, y: *const Yielder<(), Switch>) {
+        self.yielder.set(y);
+    }
+
+    /// Switches from this (running) goroutine back to its worker.
+    ///
+    /// # Safety
+    ///
+    /// Must be called by the goroutine itself, on its own stack (so the
+    /// yielder it recorded is the live one).
+    pub(crate) unsafe fn switch_out(&self, why: Switch) {
+        let y = self.yielder.get();
+        debug_assert!(!y.is_null());
+        // SAFETY: the yielder lives at the root of this goroutine's stack,
+        // which we are running on, so it outlives this call.
+        unsafe { (*y).suspend(why) };
+    }
+}
+
+/// Identity of a goroutine, as returned by [`current`](crate::current).
+///
+/// Outside any goroutine (on a plain OS thread) the id is `0` and the name is
+/// the thread's name.
+///
+/// ```
+/// let me = ferrogo::go(|| ferrogo::current()).join().unwrap();
+/// assert!(me.id() > 0);
+/// assert_eq!(ferrogo::current().id(), 0); // the test thread is not a goroutine
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Goroutine {
+    /// The goroutine id, or 0 for a plain thread.
+    id: u64,
+    /// The name given at spawn time, if any.
+    name: Option<Arc<str>>,
+}
+
+impl Goroutine {
+    /// Identity of goroutine `id`.
+    pub(crate) fn new(id: u64, name: Option<Arc<str>>) -> Goroutine {
+        Goroutine { id, name }
+    }
+
+    /// Identity of a plain OS thread (id 0, the thread's name).
+    pub(crate) fn of_thread() -> Goroutine {
+        Goroutine { id: 0, name: std::thread::current().name().map(Arc::from) }
+    }
+
+    /// The goroutine id: unique in the process, never reused; 0 for a plain thread.
+    ///
+    /// ```
+    /// let a = ferrogo::go(|| ferrogo::current().id()).join().unwrap();
+    /// let b = ferrogo::go(|| ferrogo::current().id()).join().unwrap();
+    /// assert_ne!(a, b);
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The name given with [`Builder::name`](crate::Builder::name), if any.
+    ///
+    /// ```
+    /// let h = ferrogo::Builder::new().name("worker-1").spawn(|| {
+    ///     ferrogo::current().name().map(str::to_owned)
+    /// }).unwrap();
+    /// assert_eq!(h.join().unwrap().as_deref(), Some("worker-1"));
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+impl fmt::Debug for Goroutine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Goroutine").field("id", &self.id).field("name", &self.name()).finish()
+    }
+}

@@ -1,0 +1,270 @@
+//! Park/ready: the one primitive everything that blocks is built on.
+//!
+//! A blocking operation (channel, select, lock, join, sleep, ...) records
+//! itself somewhere a waker will find it (a [`Waiter`]), checks its condition,
+//! and calls [`park`]. Whoever makes the condition true calls
+//! [`Waiter::wake`]. The same two calls work for a goroutine (which switches
+//! back to its worker, leaving the OS thread free) and for a plain OS thread
+//! (which really sleeps, on a futex via `std::thread::park`).
+//!
+//! # Semantics (token, like `std::thread::park`)
+//!
+//! `park` returns after a `wake` aimed at the caller has happened since the
+//! previous `park` returned. A wake that comes *before* the park makes the
+//! park return at once; several wakes collapse into one; spurious returns are
+//! allowed. Callers therefore always loop on their own condition.
+//!
+//! # The goroutine protocol
+//!
+//! `G::state` is `RUNNING`, `NOTIFIED` or `PARKED`.
+//!
+//! ```text
+//!  goroutine park():                    wake(g), any thread:
+//!   NOTIFIED→RUNNING? return at once     RUNNING  → NOTIFIED   (park will see it)
+//!   else switch to the worker;           NOTIFIED → (nothing)
+//!   the worker, off the goroutine's      PARKED   → RUNNING, then queue g on its
+//!   stack, does RUNNING→PARKED:                     home worker (inbox or runnext)
+//!     ok:  parked, run something else
+//!     NOTIFIED: a wake raced in; set
+//!          RUNNING and run it again
+//! ```
+//!
+//! The `RUNNING→PARKED` transition happens only after the goroutine's context
+//! is saved (the worker does it after `resume` returned), so a waker that sees
+//! `PARKED` may queue the goroutine right away: nobody can resume a coroutine
+//! that is still running. Exactly one waker wins `PARKED→RUNNING`, so a parked
+//! goroutine is queued at most once. Orderings: the waker's successful CAS is
+//! `AcqRel` and the parking CAS is `AcqRel`, so everything the goroutine wrote
+//! before parking is visible to the waker's side and everything the waker
+//! wrote before waking (the value it handed over) is visible to the goroutine
+//! when it runs again (also through the run-queue hand-off).
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::thread::Thread;
+use std::time::Instant;
+
+use super::g::{GRef, NOTIFIED, PARKED, RUNNING, Switch};
+use super::{scheduler, threads, worker};
+
+/// Why a goroutine (or thread) is parked; printed by deadlock reports and dumps.
+///
+/// The names follow Go's wait reasons where Go has one.
+///
+/// ```
+/// assert_eq!(ferrogo::WaitReason::ChanRecv.to_string(), "chan receive");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(u8)]
+pub enum WaitReason {
+    /// Not waiting (a running or runnable goroutine).
+    None,
+    /// Waiting in `JoinHandle::join`.
+    Join,
+    /// Blocked sending on a channel.
+    ChanSend,
+    /// Blocked receiving from a channel.
+    ChanRecv,
+    /// Blocked in `select!`/`Select` with at least one case.
+    Select,
+    /// Blocked in a `select!` with no cases that can ever become ready.
+    SelectNoCases,
+    /// Receiving from or sending to a nil (`never()`) channel.
+    ChanNil,
+    /// Sleeping.
+    Sleep,
+    /// Waiting for a `sync::Mutex`.
+    SyncMutex,
+    /// Waiting for a `sync::RwMutex` read lock.
+    SyncRwRead,
+    /// Waiting for a `sync::RwMutex` write lock.
+    SyncRwWrite,
+    /// Waiting in `WaitGroup::wait`.
+    SyncWaitGroup,
+    /// Waiting in `Cond::wait`.
+    SyncCond,
+    /// Waiting for another caller's `Once` initialiser.
+    SyncOnce,
+    /// Waiting to acquire a `Semaphore`.
+    Semaphore,
+    /// Waiting for a `blocking(..)` call to finish on the blocking pool.
+    Blocking,
+    /// Waiting for a socket to become ready.
+    IoWait,
+}
+
+impl WaitReason {
+    const ALL: [WaitReason; 17] = [
+        WaitReason::None,
+        WaitReason::Join,
+        WaitReason::ChanSend,
+        WaitReason::ChanRecv,
+        WaitReason::Select,
+        WaitReason::SelectNoCases,
+        WaitReason::ChanNil,
+        WaitReason::Sleep,
+        WaitReason::SyncMutex,
+        WaitReason::SyncRwRead,
+        WaitReason::SyncRwWrite,
+        WaitReason::SyncWaitGroup,
+        WaitReason::SyncCond,
+        WaitReason::SyncOnce,
+        WaitReason::Semaphore,
+        WaitReason::Blocking,
+        WaitReason::IoWait,
+    ];
+
+    /// Decodes the value stored in a goroutine record.
+    pub(crate) fn from_u8(v: u8) -> WaitReason {
+        Self::ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
+    }
+
+    /// Go's wording for the reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::None => "running",
+            WaitReason::Join => "join",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::ChanRecv => "chan receive",
+            WaitReason::Select => "select",
+            WaitReason::SelectNoCases => "select (no cases)",
+            WaitReason::ChanNil => "chan receive (nil chan)",
+            WaitReason::Sleep => "sleep",
+            WaitReason::SyncMutex => "sync.Mutex.Lock",
+            WaitReason::SyncRwRead => "sync.RWMutex.RLock",
+            WaitReason::SyncRwWrite => "sync.RWMutex.Lock",
+            WaitReason::SyncWaitGroup => "sync.WaitGroup.Wait",
+            WaitReason::SyncCond => "sync.Cond.Wait",
+            WaitReason::SyncOnce => "sync.Once.Do",
+            WaitReason::Semaphore => "semacquire",
+            WaitReason::Blocking => "blocking call",
+            WaitReason::IoWait => "IO wait",
+        }
+    }
+}
+
+impl fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A handle that wakes one parked execution context (goroutine or OS thread).
+#[derive(Clone)]
+pub(crate) enum Waiter {
+    /// A goroutine.
+    G(GRef),
+    /// A plain OS thread, with its pseudo id.
+    Thread(Thread, u64),
+}
+
+impl fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Waiter::G(g) => write!(f, "Waiter(goroutine {})", g.id()),
+            Waiter::Thread(_, id) => write!(f, "Waiter(thread {id:#x})"),
+        }
+    }
+}
+
+impl Waiter {
+    /// The calling goroutine, or the calling OS thread outside goroutines.
+    pub(crate) fn current() -> Waiter {
+        match worker::current_gref() {
+            Some(g) => Waiter::G(g),
+            None => Waiter::Thread(std::thread::current(), threads::thread_pseudo_id()),
+        }
+    }
+
+    /// Wakes the context if it is parked, or makes its next park return at once.
+    pub(crate) fn wake(&self) {
+        match self {
+            Waiter::G(g) => wake_g(g),
+            Waiter::Thread(t, _) => t.unpark(),
+        }
+    }
+
+    /// A number that identifies the context while it lives (for "is this me?"
+    /// checks): the goroutine id, or a pseudo id with bit 62 set for threads.
+    pub(crate) fn id(&self) -> u64 {
+        match self {
+            Waiter::G(g) => g.id(),
+            Waiter::Thread(_, id) => *id,
+        }
+    }
+}
+
+/// The id of the calling context (same numbering as [`Waiter::id`]).
+pub(crate) fn current_id() -> u64 {
+    match worker::current_g_id() {
+        Some(id) => id,
+        None => threads::thread_pseudo_id(),
+    }
+}
+
+/// Wakes goroutine `g` (see the protocol in the module comment).
+pub(crate) fn wake_g(g: &GRef) {
+    let mut state = g.state.load(Ordering::Acquire);
+    loop {
+        let next = match state {
+            RUNNING => NOTIFIED,
+            PARKED => RUNNING,
+            _ => return, // NOTIFIED already: wakes collapse
+        };
+        match g.state.compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => break,
+            Err(s) => state = s,
+        }
+    }
+    if state == PARKED {
+        // We won PARKED→RUNNING: we must queue it, exactly once.
+        scheduler::ready_started(g.clone());
+    }
+}
+
+/// Parks the caller until woken (or spuriously); records `reason`.
+pub(crate) fn park(reason: super::WaitReason) {
+    match worker::current_g() {
+        Some(g) => {
+            // SAFETY: `g` is the goroutine running this code on its own stack.
+            unsafe { park_g(g, reason) }
+        }
+        None => threads::park_thread(reason, None),
+    }
+}
+
+/// Parks the caller until woken, spuriously, or `deadline` has passed (the
+/// caller re-checks the clock).
+pub(crate) fn park_until(reason: WaitReason, deadline: Instant) {
+    match worker::current_g() {
+        Some(g) => {
+            if deadline <= Instant::now() {
+                return;
+            }
+            worker::arm_timer(deadline, g);
+            // SAFETY: as in `park`.
+            unsafe { park_g(g, reason) }
+        }
+        None => threads::park_thread(reason, Some(deadline)),
+    }
+}
+
+/// Goroutine side of the protocol.
+///
+/// # Safety
+///
+/// `g` must be the goroutine calling this, on its own stack.
+unsafe fn park_g(g: &super::g::G, reason: WaitReason) {
+    if g
+        .state
+        .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        g.set_wait_reason(reason);
+        // SAFETY: per the fn contract we run on g's own stack.
+        unsafe { g.switch_out(Switch::Park) };
+        g.set_wait_reason(WaitReason::None);
+    }
+    g.park_gen.set(g.park_gen.get() + 1);
+}

@@ -1,0 +1,248 @@
+//! The scheduler's shared state: what every thread may touch to hand a
+//! goroutine to a runtime, and where each kind of goroutine goes.
+//!
+//! # Placement (the soundness rule decides it)
+//!
+//! A started goroutine never changes OS thread (see `g.rs`), so run queues
+//! are split by what may move:
+//!
+//! ```text
+//!                    per worker (Remote, shared)        per worker (Core, owner only)
+//!  unstarted:        deque (LIFO for the owner,         runnext slot
+//!                    FIFO-end stealable by others)
+//!  started:          inbox (readied by other threads)   ready queue (FIFO), runnext
+//!  runtime-wide:     injector (spawns from outside a worker, overflow)
+//! ```
+//!
+//! * `go` on a worker puts the child in that worker's `runnext` (it runs
+//!   next, inheriting the time slice, so a producer/consumer pair stays
+//!   together); the previous `runnext` moves to the deque, where idle workers
+//!   may steal it.
+//! * `go` from a plain thread or another runtime pushes to the injector.
+//! * Waking a started goroutine from its home worker puts it in `runnext`;
+//!   from any other thread it goes to the home worker's inbox, and the home
+//!   worker is unparked if it sleeps.
+//!
+//! The worker's pick order and the stealing rules are in `worker.rs`; the
+//! sleep/wake protocol in `idle.rs`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread::Thread;
+
+use crossbeam_deque::{Injector, Stealer};
+use crossbeam_utils::CachePadded;
+
+use super::g::{GRef, NO_HOME};
+use super::idle::Idle;
+use super::worker;
+use crate::stack::pool::StackPool;
+
+/// Runtimes alive in the process (the deadlock detector only reports when it
+/// is alone: another runtime's goroutines could wake ours).
+pub(crate) static LIVE_RUNTIMES: AtomicUsize = AtomicUsize::new(0);
+
+/// Goroutine ids: handed out in batches to workers, one at a time to threads.
+static NEXT_GOID: AtomicU64 = AtomicU64::new(1);
+
+/// Ids a worker takes from [`NEXT_GOID`] at once.
+pub(crate) const GOID_BATCH: u64 = 64;
+
+/// Takes `n` consecutive goroutine ids; returns the first.
+pub(crate) fn take_goids(n: u64) -> u64 {
+    NEXT_GOID.fetch_add(n, Ordering::Relaxed)
+}
+
+/// What other threads may touch of one worker.
+pub(crate) struct Remote {
+    /// Steals unstarted goroutines from the worker's deque.
+    pub(crate) stealer: Stealer<GRef>,
+    /// Started goroutines homed here and readied by other threads.
+    pub(crate) inbox: Mutex<Vec<GRef>>,
+    /// `inbox.len()`, readable without the lock.
+    pub(crate) inbox_len: AtomicUsize,
+    /// The worker's thread, for unparking; set when it starts.
+    pub(crate) thread: OnceLock<Thread>,
+    /// Bumped by the worker each time it starts a new time slice (not for
+    /// `runnext` hand-offs, which inherit the slice). Read by sysmon and by
+    /// thieves deciding whether the owner is making progress.
+    pub(crate) schedtick: AtomicU64,
+    /// True while the worker runs a goroutine (read by sysmon).
+    pub(crate) busy: AtomicBool,
+    /// Set by sysmon when the running goroutine used up its slice; consumed
+    /// at the goroutine's next runtime call.
+    pub(crate) preempt: AtomicBool,
+    /// Goroutines spawned here minus goroutines finished here (may be
+    /// negative; the sum over workers and `Shared::live_outside` is exact).
+    pub(crate) live: AtomicIsize,
+    /// Timers pending in the worker's heap (read by the deadlock detector).
+    pub(crate) timers: AtomicUsize,
+    /// Unstarted goroutines waiting here for a stack.
+    pub(crate) starved: AtomicUsize,
+    /// Started goroutines homed here (for shutdown and reports).
+    pub(crate) registry: Mutex<Registry>,
+}
+
+/// The started goroutines of one worker, in slots a goroutine remembers.
+#[derive(Default)]
+pub(crate) struct Registry {
+    /// Slot `i` holds a started, unfinished goroutine or is free.
+    slots: Vec<Option<GRef>>,
+    /// Free slot indices.
+    free: Vec<usize>,
+}
+
+impl Registry {
+    /// Adds a goroutine; returns its slot.
+    pub(crate) fn insert(&mut self, g: GRef) -> usize {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(g);
+                i
+            }
+            None => {
+                self.slots.push(Some(g));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    /// Removes the goroutine in `slot`.
+    pub(crate) fn remove(&mut self, slot: usize) -> Option<GRef> {
+        let g = self.slots.get_mut(slot)?.take();
+        if g.is_some() {
+            self.free.push(slot);
+        }
+        g
+    }
+
+    /// All registered goroutines.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &GRef> {
+        self.slots.iter().flatten()
+    }
+
+    /// Takes every goroutine out (shutdown).
+    pub(crate) fn drain(&mut self) -> Vec<GRef> {
+        self.free.clear();
+        self.slots.drain(..).flatten().collect()
+    }
+}
+
+/// State shared by the workers of one runtime and everyone who hands it work.
+pub(crate) struct Shared {
+    /// Per-worker shared parts, indexed by worker.
+    pub(crate) remotes: Box<[CachePadded<Remote>]>,
+    /// Unstarted goroutines spawned from outside the workers, and overflow.
+    pub(crate) injector: Injector<GRef>,
+    /// Sleeping/spinning bookkeeping.
+    pub(crate) idle: Idle,
+    /// Goroutine stacks.
+    pub(crate) stacks: StackPool,
+    /// Goroutines spawned from outside the workers minus those... (see `Remote::live`).
+    pub(crate) live_outside: AtomicIsize,
+    /// Calls to `run` in progress: a deadlock is reported only while a main
+    /// goroutine exists.
+    pub(crate) mains: AtomicUsize,
+    /// Set when the runtime shuts down.
+    pub(crate) shutdown: AtomicBool,
+    /// The monitor thread, for unparking at shutdown.
+    pub(crate) sysmon: OnceLock<Thread>,
+}
+
+impl Shared {
+    pub(crate) fn new(stealers: Vec<Stealer<GRef>>, stacks: StackPool) -> Shared {
+        let n = stealers.len();
+        Shared {
+            remotes: stealers
+                .into_iter()
+                .map(|stealer| {
+                    CachePadded::new(Remote {
+                        stealer,
+                        inbox: Mutex::new(Vec::new()),
+                        inbox_len: AtomicUsize::new(0),
+                        thread: OnceLock::new(),
+                        schedtick: AtomicU64::new(0),
+                        busy: AtomicBool::new(false),
+                        preempt: AtomicBool::new(false),
+                        live: AtomicIsize::new(0),
+                        timers: AtomicUsize::new(0),
+                        starved: AtomicUsize::new(0),
+                        registry: Mutex::new(Registry::default()),
+                    })
+                })
+                .collect(),
+            injector: Injector::new(),
+            idle: Idle::new(n),
+            stacks,
+            live_outside: AtomicIsize::new(0),
+            mains: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            sysmon: OnceLock::new(),
+        }
+    }
+
+    /// Number of workers.
+    pub(crate) fn nworkers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    /// Goroutines spawned and not yet finished.
+    pub(crate) fn live(&self) -> usize {
+        let sum: isize = self.live_outside.load(Ordering::Relaxed)
+            + self.remotes.iter().map(|r| r.live.load(Ordering::Relaxed)).sum::<isize>();
+        sum.max(0) as usize
+    }
+
+    /// Unparks worker `i`'s thread.
+    pub(crate) fn unpark(&self, i: usize) {
+        if let Some(t) = self.remotes[i].thread.get() {
+            t.unpark();
+        }
+    }
+
+    /// New stealable or injected work exists: wake an idle worker if nobody spins.
+    pub(crate) fn notify_work(&self) {
+        if let Some(i) = self.idle.notify_one() {
+            self.unpark(i);
+        }
+    }
+
+    /// Queues a new goroutine from outside this runtime's workers.
+    pub(crate) fn inject(&self, g: GRef) {
+        self.live_outside.fetch_add(1, Ordering::Relaxed);
+        self.injector.push(g);
+        self.notify_work();
+    }
+
+    /// Queues started goroutine `g` on its home worker `home` from another thread.
+    pub(crate) fn push_inbox(&self, home: usize, g: GRef) {
+        let r = &self.remotes[home];
+        {
+            let mut inbox = r.inbox.lock().unwrap_or_else(|e| e.into_inner());
+            inbox.push(g);
+            r.inbox_len.store(inbox.len(), Ordering::Release);
+        }
+        if self.idle.notify_worker(home) {
+            self.unpark(home);
+        }
+    }
+
+    /// True if any queue shared by the workers holds work a worker could take.
+    pub(crate) fn has_shared_work(&self) -> bool {
+        !self.injector.is_empty()
+            || self.remotes.iter().any(|r| !r.stealer.is_empty() || r.inbox_len.load(Ordering::Acquire) > 0)
+    }
+}
+
+/// Queues a started goroutine that a waker just moved from `PARKED` to
+/// `RUNNING`: to `runnext` when the caller is its home worker, else to the
+/// home worker's inbox.
+pub(crate) fn ready_started(g: GRef) {
+    let home = g.home.load(Ordering::Relaxed);
+    debug_assert_ne!(home, NO_HOME, "a parked goroutine has started");
+    if let Err(g) = worker::try_ready_local(g, home) {
+        let shared = g.shared.clone();
+        shared.push_inbox(home, g);
+    }
+}

@@ -1,0 +1,626 @@
+//! The worker: one OS thread running goroutines, its private run state
+//! (`Core`), its pick order, stealing, and sleeping.
+//!
+//! # Pick order (`Core::find_runnable`)
+//!
+//! 1. due timers are fired (they ready goroutines);
+//! 2. `runnext` — the goroutine just spawned or readied by the running one;
+//!    it inherits the time slice (`schedtick` is not bumped), which is what
+//!    keeps a communicating pair on one worker and cheap;
+//! 3. every 61st pick, the injector first (fairness for work from outside);
+//! 4. the inbox is drained into the `ready` FIFO (started goroutines);
+//! 5. `ready` vs the deque of unstarted goroutines: whichever was queued
+//!    earlier (`G::seq`), so a goroutine spinning on `yield_now` lets a
+//!    not-yet-run one go (golang/go#13546); under stack pressure started
+//!    goroutines go first, since they need no new stack;
+//! 6. unstarted goroutines that waited for a stack, if one is available;
+//! 7. a batch from the injector;
+//! 8. spinning: steal from other workers (at most half the workers spin);
+//! 9. sleep until woken or the next timer is due.
+//!
+//! The deque is LIFO for its owner (depth-first: a goroutine that spawned
+//! children and waits for them has its newest child run next, so a spawn
+//! tree holds stacks only along its current paths — this is what lets
+//! skynet's 1.1M goroutines run within ~32k stacks) and FIFO for thieves
+//! (who take the oldest, largest subtrees).
+//!
+//! # Stealing rules
+//!
+//! Only unstarted goroutines are stolen. A thief takes half (rounded down)
+//! of a victim's deque; a single queued goroutine is taken only if its owner
+//! is running one goroutine without switching for a grace period (~3 µs, as
+//! Go gives `runnext`): otherwise the owner is about to run it, and moving
+//! it would split a pair that talks, for good (a started goroutine never
+//! moves again). `runnext` itself is never stolen.
+//!
+//! # Ownership
+//!
+//! `Core` is created by the worker thread, lives on its stack frame, and is
+//! reachable from goroutines of that thread through the `CORE` thread-local.
+//! Every field is touched only on that thread; a goroutine runs only while
+//! the worker loop is suspended inside `resume`, and no `RefCell` borrow is
+//! held across a resume.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use corosensei::{Coroutine, CoroutineResult};
+use crossbeam_deque::{Steal, Worker};
+
+use super::g::{G, GRef, PARKED, RUNNING, Switch};
+use super::scheduler::{GOID_BATCH, Shared, take_goids};
+use super::threads;
+use super::timer::Timers;
+use crate::stack::overflow;
+use crate::stack::pool::LocalPool;
+
+/// How long a spinning worker looks for work before going to sleep.
+const SPIN_FOR: Duration = Duration::from_micros(50);
+
+/// How long the owner of a lone queued goroutine gets to run it before a thief may take it.
+const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
+
+/// Every this many picks, the injector is checked first.
+const GLOBAL_CHECK_EVERY: u64 = 61;
+
+thread_local! {
+    /// The `Core` of the worker running on this thread, or null.
+    static CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+}
+
+/// A worker's private state. See the module comment for the ownership rule.
+pub(crate) struct Core {
+    /// This worker's index in `Shared::remotes`.
+    index: usize,
+    /// The runtime.
+    pub(crate) shared: Arc<Shared>,
+    /// Unstarted goroutines: LIFO for us, stealable from the other end.
+    deque: Worker<GRef>,
+    /// The goroutine to run next, inheriting the time slice.
+    runnext: RefCell<Option<GRef>>,
+    /// Started goroutines ready to run again, oldest first.
+    ready: RefCell<VecDeque<GRef>>,
+    /// An unstarted goroutine taken from the deque but not yet run (lost the
+    /// fairness comparison to `ready`); runs before the deque's others.
+    fresh_peek: RefCell<Option<GRef>>,
+    /// Unstarted goroutines that could not get a stack yet.
+    starved: RefCell<VecDeque<GRef>>,
+    /// Cached stacks.
+    stacks: RefCell<LocalPool>,
+    /// Armed timers of goroutines homed here.
+    timers: RefCell<Timers>,
+    /// The goroutine being resumed, if any.
+    current: RefCell<Option<GRef>>,
+    /// Picks so far (drives the every-61st injector check).
+    tick: Cell<u64>,
+    /// Stamp source for `G::seq`.
+    seq: Cell<u64>,
+    /// Goroutine ids reserved for spawns on this worker: `[next, end)`.
+    goids: Cell<(u64, u64)>,
+    /// xorshift state for victim selection.
+    rng: Cell<u64>,
+    /// Counted in `Idle::nspinning`.
+    spinning: Cell<bool>,
+}
+
+/// Runs the worker loop on the calling (new) thread until shutdown.
+pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, deque: Worker<GRef>) {
+    let _internal = threads::internal();
+    overflow::install_on_worker_thread();
+    let _ = shared.remotes[index].thread.set(std::thread::current());
+    let core = Core {
+        index,
+        shared,
+        deque,
+        runnext: RefCell::new(None),
+        ready: RefCell::new(VecDeque::new()),
+        fresh_peek: RefCell::new(None),
+        starved: RefCell::new(VecDeque::new()),
+        stacks: RefCell::new(LocalPool::default()),
+        timers: RefCell::new(Timers::default()),
+        current: RefCell::new(None),
+        tick: Cell::new(0),
+        seq: Cell::new(0),
+        goids: Cell::new((0, 0)),
+        rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
+        spinning: Cell::new(false),
+    };
+    CORE.with(|c| c.set(&core));
+    while let Some(g) = core.find_runnable() {
+        core.run(g);
+    }
+    core.shutdown();
+    CORE.with(|c| c.set(std::ptr::null()));
+}
+
+/// The calling thread's worker core, if it is a worker thread.
+#[inline]
+fn core<'a>() -> Option<&'a Core> {
+    let p = CORE.with(|c| c.get());
+    // SAFETY: CORE is set by `run_worker` to a `Core` on its own stack frame
+    // and cleared before that frame ends; only this thread reads it, and
+    // references handed out are used within the current call on this thread.
+    unsafe { p.as_ref() }
+}
+
+/// The goroutine running on this thread, if any.
+#[inline]
+pub(crate) fn current_g<'a>() -> Option<&'a G> {
+    let core = core()?;
+    let cur = core.current.borrow();
+    let p: *const G = cur.as_ref().map(Arc::as_ptr)?;
+    drop(cur);
+    // SAFETY: the worker holds an `Arc` to the goroutine in `current` for as
+    // long as the goroutine runs, and callers use the reference only from
+    // that goroutine's own code.
+    Some(unsafe { &*p })
+}
+
+/// An owning reference to the goroutine running on this thread.
+pub(crate) fn current_gref() -> Option<GRef> {
+    core()?.current.borrow().clone()
+}
+
+/// The id of the goroutine running on this thread.
+#[inline]
+pub(crate) fn current_g_id() -> Option<u64> {
+    current_g().map(G::id)
+}
+
+/// The runtime of the worker this thread is, if any.
+pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+    core().map(|c| c.shared.clone())
+}
+
+/// Arms a timer for goroutine `g` (running on this worker) at `deadline`.
+pub(crate) fn arm_timer(deadline: Instant, g: &G) {
+    let core = core().expect("ferrogo: a goroutine runs on a worker");
+    let gref = core.current.borrow().clone().expect("ferrogo: arm_timer from the running goroutine");
+    debug_assert!(std::ptr::eq(Arc::as_ptr(&gref), g));
+    let mut timers = core.timers.borrow_mut();
+    timers.arm(deadline, gref);
+    core.shared.remotes[core.index].timers.store(timers.len(), Ordering::Relaxed);
+}
+
+/// Readies started goroutine `g` locally if this thread is its home worker
+/// (it goes to `runnext`); otherwise hands it back.
+pub(crate) fn try_ready_local(g: GRef, home: usize) -> Result<(), GRef> {
+    match core() {
+        Some(core) if core.index == home && Arc::ptr_eq(&core.shared, &g.shared) => {
+            core.put_runnext(g);
+            Ok(())
+        }
+        _ => Err(g),
+    }
+}
+
+/// Queues a new goroutine on this worker if this thread is a worker of the
+/// goroutine's runtime; otherwise hands it back.
+pub(crate) fn try_spawn_local(g: GRef) -> Result<(), GRef> {
+    match core() {
+        Some(core) if Arc::ptr_eq(&core.shared, &g.shared) => {
+            let r = &core.shared.remotes[core.index];
+            r.live.store(r.live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            core.put_runnext(g);
+            Ok(())
+        }
+        _ => Err(g),
+    }
+}
+
+/// A fresh goroutine id for a spawn on this thread.
+pub(crate) fn next_goid() -> u64 {
+    match core() {
+        Some(core) => {
+            let (next, end) = core.goids.get();
+            if next < end {
+                core.goids.set((next + 1, end));
+                next
+            } else {
+                let first = take_goids(GOID_BATCH);
+                core.goids.set((first + 1, first + GOID_BATCH));
+                first
+            }
+        }
+        None => take_goids(1),
+    }
+}
+
+/// Yields the running goroutine if sysmon asked it to (its slice is used up).
+#[inline]
+pub(crate) fn checkpoint() {
+    if let Some(core) = core() {
+        let r = &core.shared.remotes[core.index];
+        if r.preempt.load(Ordering::Relaxed) && core.current.borrow().is_some() {
+            r.preempt.store(false, Ordering::Relaxed);
+            yield_current();
+        }
+    }
+}
+
+/// Puts the running goroutine at the back of the ready queue and runs others.
+/// Returns false when not called from a goroutine.
+pub(crate) fn yield_current() -> bool {
+    match current_g() {
+        Some(g) => {
+            // SAFETY: `g` is the goroutine running this code, on its own stack.
+            unsafe { g.switch_out(Switch::Yield) };
+            true
+        }
+        None => false,
+    }
+}
+
+impl Core {
+    fn remote(&self) -> &super::scheduler::Remote {
+        &self.shared.remotes[self.index]
+    }
+
+    fn stamp(&self, g: &G) {
+        let s = self.seq.get() + 1;
+        self.seq.set(s);
+        g.seq.set(s);
+    }
+
+    /// Makes `g` the next to run; a displaced `runnext` goes to the back of
+    /// its queue (and, if unstarted, becomes stealable).
+    fn put_runnext(&self, g: GRef) {
+        let old = self.runnext.borrow_mut().replace(g);
+        if let Some(old) = old {
+            self.stamp(&old);
+            if old.is_started() {
+                self.ready.borrow_mut().push_back(old);
+            } else {
+                self.deque.push(old);
+                self.shared.notify_work();
+            }
+        }
+    }
+
+    /// Work this worker can run without stealing (steps 1–7 of the pick order).
+    fn local_work(&self) -> Option<GRef> {
+        if self.remote().timers.load(Ordering::Relaxed) > 0 {
+            self.fire_timers();
+        }
+        if let Some(g) = self.runnext.borrow_mut().take() {
+            return Some(g);
+        }
+        let tick = self.tick.get() + 1;
+        self.tick.set(tick);
+        if tick % GLOBAL_CHECK_EVERY == 0 {
+            if let Steal::Success(g) = self.shared.injector.steal() {
+                return Some(g);
+            }
+        }
+        let r = self.remote();
+        if r.inbox_len.load(Ordering::Acquire) > 0 {
+            let taken = {
+                let mut inbox = r.inbox.lock().unwrap_or_else(|e| e.into_inner());
+                r.inbox_len.store(0, Ordering::Relaxed);
+                std::mem::take(&mut *inbox)
+            };
+            let mut ready = self.ready.borrow_mut();
+            for g in taken {
+                self.stamp(&g);
+                ready.push_back(g);
+            }
+        }
+        let fresh = self.fresh_peek.borrow_mut().take().or_else(|| self.deque.pop());
+        {
+            let mut ready = self.ready.borrow_mut();
+            match (ready.front(), fresh) {
+                (Some(started), Some(fresh)) => {
+                    let pressure = self.shared.stacks.under_pressure(&self.stacks.borrow());
+                    if pressure || started.seq.get() < fresh.seq.get() {
+                        *self.fresh_peek.borrow_mut() = Some(fresh);
+                        return ready.pop_front();
+                    }
+                    return Some(fresh);
+                }
+                (Some(_), None) => return ready.pop_front(),
+                (None, Some(fresh)) => return Some(fresh),
+                (None, None) => {}
+            }
+        }
+        if !self.starved.borrow().is_empty()
+            && self.shared.stacks.available(&self.stacks.borrow())
+        {
+            let g = self.starved.borrow_mut().pop_front();
+            if g.is_some() {
+                r.starved.fetch_sub(1, Ordering::Relaxed);
+            }
+            return g;
+        }
+        if let Steal::Success(g) = self.shared.injector.steal_batch_and_pop(&self.deque) {
+            return Some(g);
+        }
+        None
+    }
+
+    fn fire_timers(&self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        {
+            let mut timers = self.timers.borrow_mut();
+            if timers.next_deadline().is_none_or(|d| d > now) {
+                return;
+            }
+            timers.fire(now, |g| due.push(g));
+            self.remote().timers.store(timers.len(), Ordering::Relaxed);
+        }
+        for g in due {
+            super::park::wake_g(&g);
+        }
+    }
+
+    /// Steps 1–9: the next goroutine to run, or `None` at shutdown.
+    fn find_runnable(&self) -> Option<GRef> {
+        loop {
+            if let Some(g) = self.local_work() {
+                self.stop_spinning_found();
+                return Some(g);
+            }
+            if self.shared.shutdown.load(Ordering::Acquire) {
+                self.stop_spinning_found();
+                return None;
+            }
+            if !self.spinning.get() {
+                self.spinning.set(self.shared.idle.try_start_spinning());
+            }
+            if self.spinning.get() {
+                let until = Instant::now() + SPIN_FOR;
+                loop {
+                    if let Some(g) = self.steal_round().or_else(|| self.local_work()) {
+                        self.stop_spinning_found();
+                        return Some(g);
+                    }
+                    if Instant::now() >= until || self.shared.shutdown.load(Ordering::Acquire) {
+                        break;
+                    }
+                    for _ in 0..32 {
+                        std::hint::spin_loop();
+                    }
+                }
+                self.spinning.set(false);
+                self.shared.idle.stop_spinning();
+            }
+            self.sleep();
+        }
+    }
+
+    /// Stops spinning after finding work; the last spinner wakes another
+    /// worker so parallelism can grow (Go's `resetspinning`).
+    fn stop_spinning_found(&self) {
+        if self.spinning.replace(false) && self.shared.idle.stop_spinning() {
+            self.shared.notify_work();
+        }
+    }
+
+    /// One pass over the other workers in random order, trying to steal.
+    fn steal_round(&self) -> Option<GRef> {
+        let n = self.shared.nworkers();
+        if n < 2 {
+            return None;
+        }
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        let start = (x % n as u64) as usize;
+        for k in 0..n {
+            let v = (start + k) % n;
+            if v == self.index {
+                continue;
+            }
+            if let Some(g) = self.steal_from(v) {
+                return Some(g);
+            }
+        }
+        None
+    }
+
+    /// Steals from worker `v` per the stealing rules (module comment).
+    fn steal_from(&self, v: usize) -> Option<GRef> {
+        let victim = &self.shared.remotes[v];
+        let len = victim.stealer.len();
+        if len == 0 {
+            return None;
+        }
+        if len == 1 {
+            if !victim.busy.load(Ordering::Relaxed) {
+                return None; // the owner is between goroutines: it will take it
+            }
+            let tick = victim.schedtick.load(Ordering::Relaxed);
+            let until = Instant::now() + RUNNEXT_GRACE;
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            if victim.schedtick.load(Ordering::Relaxed) != tick
+                || !victim.busy.load(Ordering::Relaxed)
+            {
+                return None;
+            }
+            return victim.stealer.steal().success();
+        }
+        victim.stealer.steal_batch_with_limit_and_pop(&self.deque, len / 2).success()
+    }
+
+    /// True if any queue this worker could take from holds work, or a timer is due.
+    fn work_visible(&self) -> bool {
+        self.shared.shutdown.load(Ordering::Acquire)
+            || !self.shared.injector.is_empty()
+            || self.remote().inbox_len.load(Ordering::Acquire) > 0
+            || !self.deque.is_empty()
+            || self.timers.borrow().next_deadline().is_some_and(|d| d <= Instant::now())
+            || (!self.starved.borrow().is_empty()
+                && self.shared.stacks.available(&self.stacks.borrow()))
+            || self.shared.remotes.iter().enumerate().any(|(i, r)| {
+                i != self.index
+                    && (r.stealer.len() >= 2
+                        || (r.stealer.len() == 1 && r.busy.load(Ordering::Relaxed)))
+            })
+    }
+
+    /// Registers as sleeping, re-checks, and parks until woken or the next timer.
+    fn sleep(&self) {
+        let idle = &self.shared.idle;
+        if self.shared.stacks.owned() > 0 && self.shared.remotes.iter().any(|r| r.starved.load(Ordering::Relaxed) > 0) {
+            // Someone waits for stacks: give ours back to the shared pool.
+            self.shared.stacks.flush(&mut self.stacks.borrow_mut());
+        }
+        idle.prepare_sleep(self.index);
+        if self.work_visible() {
+            self.spinning.set(idle.end_sleep(self.index));
+            return;
+        }
+        match self.timers.borrow().next_deadline() {
+            Some(d) => {
+                let now = Instant::now();
+                if d > now {
+                    std::thread::park_timeout(d - now);
+                }
+            }
+            None => std::thread::park(),
+        }
+        self.spinning.set(idle.end_sleep(self.index));
+    }
+
+    /// Runs `g` until it yields, parks or finishes.
+    fn run(&self, g: GRef) {
+        let r = self.remote();
+        if !g.is_started() && !self.start(&g) {
+            self.starved.borrow_mut().push_back(g);
+            r.starved.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        loop {
+            r.busy.store(true, Ordering::Relaxed);
+            overflow::set_running(Arc::as_ptr(&g));
+            *self.current.borrow_mut() = Some(g.clone());
+            // SAFETY: this is g's home worker thread (it started it here) and
+            // the coroutine is not running (we are the only code touching it).
+            let coro = unsafe { g.coro() }.as_mut().expect("started goroutine has a coroutine");
+            let result = coro.resume(());
+            *self.current.borrow_mut() = None;
+            overflow::set_running(std::ptr::null());
+            r.busy.store(false, Ordering::Relaxed);
+            match result {
+                CoroutineResult::Yield(Switch::Yield) => {
+                    self.new_slice();
+                    self.stamp(&g);
+                    self.ready.borrow_mut().push_back(g);
+                    return;
+                }
+                CoroutineResult::Yield(Switch::Park) => {
+                    match g.state.compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire) {
+                        Ok(_) => {
+                            self.new_slice();
+                            return;
+                        }
+                        Err(_) => {
+                            // NOTIFIED: a wake raced with the switch. Run it again.
+                            g.state.store(RUNNING, Ordering::Relaxed);
+                            continue;
+                        }
+                    }
+                }
+                CoroutineResult::Return(()) => {
+                    self.new_slice();
+                    self.finish(g);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The running goroutine gave up the processor for something other than a
+    /// `runnext` hand-off: the next one starts a fresh time slice.
+    fn new_slice(&self) {
+        if self.runnext.borrow().is_none() {
+            let r = self.remote();
+            r.schedtick.store(r.schedtick.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            r.preempt.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Gives `g` a stack and a coroutine. False when no stack can be had now.
+    fn start(&self, g: &GRef) -> bool {
+        let Some(stack) = self.shared.stacks.get(&mut self.stacks.borrow_mut(), g.stack_size()) else {
+            return false;
+        };
+        // SAFETY: we took `g` from a queue: we are its unique holder and the
+        // worker starting it.
+        let entry = unsafe { g.take_entry() }.expect("unstarted goroutine has its entry");
+        g.home.store(self.index, Ordering::Relaxed);
+        g.set_guard(stack.guard());
+        let gp: *const G = Arc::as_ptr(g);
+        let coro = Coroutine::with_stack(stack, move |y, ()| {
+            // SAFETY: the registry and the worker hold the goroutine's `Arc`
+            // for as long as its coroutine exists, so `gp` is valid here.
+            unsafe { (*gp).set_yielder(y) };
+            entry();
+        });
+        // SAFETY: home worker thread; the coroutine is not running.
+        unsafe { *g.coro() = Some(coro) };
+        let slot = self.remote().registry.lock().unwrap_or_else(|e| e.into_inner()).insert(g.clone());
+        g.reg_slot.set(slot);
+        true
+    }
+
+    /// Recycles a finished goroutine's stack and forgets it.
+    fn finish(&self, g: GRef) {
+        // SAFETY: home worker thread; the coroutine has returned.
+        let coro = unsafe { g.coro() }.take().expect("finished goroutine had a coroutine");
+        let stack = coro.into_stack();
+        self.shared.stacks.put(&mut self.stacks.borrow_mut(), stack);
+        let r = self.remote();
+        r.registry.lock().unwrap_or_else(|e| e.into_inner()).remove(g.reg_slot.get());
+        r.live.store(r.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        if self.shared.remotes.iter().any(|o| o.starved.load(Ordering::Relaxed) > 0) {
+            self.hand_stacks_to_starved();
+        }
+    }
+
+    /// Other workers wait for stacks: share ours and wake them.
+    #[cold]
+    fn hand_stacks_to_starved(&self) {
+        self.shared.stacks.flush(&mut self.stacks.borrow_mut());
+        for (i, o) in self.shared.remotes.iter().enumerate() {
+            if i != self.index && o.starved.load(Ordering::Relaxed) > 0 && self.shared.idle.notify_worker(i) {
+                self.shared.unpark(i);
+            }
+        }
+    }
+
+    /// Shutdown: unwind every started goroutine homed here on this thread
+    /// (before its thread-locals are destroyed), drop unstarted ones, and give
+    /// the stacks back.
+    fn shutdown(&self) {
+        let started = self.remote().registry.lock().unwrap_or_else(|e| e.into_inner()).drain();
+        for g in started {
+            g.unwinding.set(true);
+            *self.current.borrow_mut() = Some(g.clone());
+            overflow::set_running(Arc::as_ptr(&g));
+            // SAFETY: home worker thread; the coroutine is suspended.
+            if let Some(mut coro) = unsafe { g.coro() }.take() {
+                coro.force_unwind();
+                let stack = coro.into_stack();
+                self.shared.stacks.put(&mut self.stacks.borrow_mut(), stack);
+            }
+            overflow::set_running(std::ptr::null());
+            *self.current.borrow_mut() = None;
+        }
+        self.runnext.borrow_mut().take();
+        self.ready.borrow_mut().clear();
+        self.fresh_peek.borrow_mut().take();
+        self.starved.borrow_mut().clear();
+        while self.deque.pop().is_some() {}
+        self.timers.borrow_mut().clear();
+        self.remote().inbox.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.shared.stacks.flush(&mut self.stacks.borrow_mut());
+    }
+}

@@ -1,0 +1,240 @@
+//! Goroutine stacks: mmap'd, lazily committed, guarded, pooled, budgeted.
+//!
+//! # Layout
+//!
+//! One stack is one anonymous private mapping with its lowest page made
+//! inaccessible:
+//!
+//! ```text
+//!   low addresses                                         high addresses
+//!   +------------+---------------------------------------------------+
+//!   | guard page |  usable stack (PROT_READ|PROT_WRITE, lazily       |
+//!   | PROT_NONE  |  committed: a page costs RSS only once touched)   |
+//!   +------------+---------------------------------------------------+
+//!   ^ limit      ^ limit + PAGE                                 base ^
+//!                                            (the stack grows downward)
+//! ```
+//!
+//! The `mprotect` of the guard splits the mapping in two kernel VMAs, so every
+//! stack costs **two** entries of `vm.max_map_count` (65,530 by default). The
+//! alternative, an unmapped hole as the guard (one VMA per stack, ~65,500
+//! stacks instead of ~32,750), was rejected: nothing reserves a hole, so the
+//! kernel may later place another mapping there and an overflow would then
+//! silently write into it. Overflow must always be caught, so we pay the
+//! second mapping and make stacks scarce on purpose; the scheduler knows it
+//! (see `budget` and the worker's stack-pressure rule).
+//!
+//! # Invariants
+//!
+//! * A `GStack` owns its mapping; dropping it unmaps it and returns its
+//!   mappings to the process-wide [`budget`].
+//! * A stack in a pool has no live frames; its pages above
+//!   [`KEEP_COMMITTED`] from the top were given back to the OS if the previous
+//!   goroutine used them (`release_deep_pages`).
+//!
+//! Stack overflow detection lives in [`overflow`]; pooling in [`pool`].
+
+pub(crate) mod budget;
+pub(crate) mod overflow;
+pub(crate) mod pool;
+
+use std::io;
+
+use corosensei::stack::{Stack, StackPointer};
+
+/// The page size assumed for stacks (checked against `sysconf` at first use).
+pub(crate) const PAGE: usize = 4096;
+
+/// Default usable stack size of a goroutine (Go starts at 8 KiB and grows;
+/// ours cannot move, so we reserve address space up front and commit lazily).
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Smallest accepted stack size: the coroutine trampoline, the panic catcher
+/// and a handful of frames must fit.
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// Largest accepted stack size (1 GiB, Go's maximum on 64-bit).
+pub const MAX_STACK_SIZE: usize = 1 << 30;
+
+/// Bytes at the top of a stack that stay committed across reuse: a parked
+/// goroutine typically touches one or two pages, and re-faulting them on every
+/// reuse would cost ~0.25 µs each.
+pub(crate) const KEEP_COMMITTED: usize = 32 * 1024;
+
+/// Rounds a requested size to whole pages and checks the accepted range.
+pub(crate) fn checked_size(requested: usize) -> io::Result<usize> {
+    if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&requested) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "ferrogo: goroutine stack size {requested} bytes is outside the accepted range \
+                 {MIN_STACK_SIZE}..={MAX_STACK_SIZE}"
+            ),
+        ));
+    }
+    Ok(requested.next_multiple_of(PAGE))
+}
+
+/// One goroutine stack (see the module comment for its layout).
+pub(crate) struct GStack {
+    /// Lowest address of the mapping (the guard page starts here).
+    limit: usize,
+    /// Highest address (one past the last usable byte); the initial stack pointer.
+    base: usize,
+}
+
+// SAFETY: a GStack is plain memory owned by whoever holds the value; moving
+// ownership of an unused stack to another thread is fine (stacks holding
+// frames live inside coroutines, which are never sent).
+unsafe impl Send for GStack {}
+
+impl GStack {
+    /// Maps a new stack with `size` usable bytes (a multiple of [`PAGE`]) and
+    /// a guard page below. Fails when the mapping budget is spent or `mmap`
+    /// refuses; the caller decides what running short means.
+    pub(crate) fn new(size: usize) -> io::Result<GStack> {
+        debug_assert!(size % PAGE == 0 && size >= MIN_STACK_SIZE);
+        if !budget::try_take() {
+            return Err(budget::exhausted_error());
+        }
+        let len = size + PAGE;
+        // SAFETY: an anonymous private mapping at an address of the kernel's
+        // choosing; no existing memory is affected.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            let err = io::Error::last_os_error();
+            budget::give_back();
+            return Err(if err.raw_os_error() == Some(libc::ENOMEM) {
+                budget::exhausted_error()
+            } else {
+                err
+            });
+        }
+        let stack = GStack { limit: addr as usize, base: addr as usize + len };
+        // SAFETY: the first page of the mapping we just created; nothing uses it.
+        let rc = unsafe { libc::mprotect(addr, PAGE, libc::PROT_NONE) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            drop(stack); // unmaps and gives the budget back
+            return Err(err);
+        }
+        if size >= 2 * 1024 * 1024 {
+            // Transparent huge pages would commit 2 MiB at the first touch.
+            // SAFETY: advice on our own mapping; failure is harmless.
+            unsafe { libc::madvise(addr, len, libc::MADV_NOHUGEPAGE) };
+        }
+        Ok(stack)
+    }
+
+    /// Usable bytes (the mapping less the guard page).
+    pub(crate) fn size(&self) -> usize {
+        self.base - self.limit - PAGE
+    }
+
+    /// The guard page's address range `[lo, hi)`.
+    pub(crate) fn guard(&self) -> (usize, usize) {
+        (self.limit, self.limit + PAGE)
+    }
+
+    /// Returns the pages below the top [`KEEP_COMMITTED`] bytes to the OS when
+    /// the last user reached them, so a stack that once grew large costs one
+    /// or two pages again once pooled.
+    ///
+    /// Detection reads the page just below the kept region: an untouched page
+    /// reads as zeros (the kernel maps its shared zero page; no memory is
+    /// committed), a page a frame was written to almost surely does not. We
+    /// sample one word per 512 bytes of that page.
+    pub(crate) fn release_deep_pages(&self) {
+        let keep_floor = self.base - KEEP_COMMITTED;
+        let usable_lo = self.limit + PAGE;
+        if keep_floor <= usable_lo {
+            return;
+        }
+        let probe = keep_floor - PAGE;
+        let mut touched = false;
+        for off in (0..PAGE).step_by(512) {
+            // SAFETY: `probe + off` lies inside the usable part of our own
+            // mapping, which is readable, aligned to 8, and has no live
+            // frames (the stack is being pooled).
+            let word = unsafe { std::ptr::read_volatile((probe + off) as *const u64) };
+            if word != 0 {
+                touched = true;
+                break;
+            }
+        }
+        if touched {
+            // SAFETY: the range is inside our mapping and holds no live data;
+            // MADV_DONTNEED on private anonymous memory makes it read as
+            // zeros again and frees the pages.
+            unsafe {
+                libc::madvise(
+                    usable_lo as *mut libc::c_void,
+                    keep_floor - usable_lo,
+                    libc::MADV_DONTNEED,
+                )
+            };
+        }
+    }
+}
+
+impl Drop for GStack {
+    fn drop(&mut self) {
+        // SAFETY: we own the mapping `[limit, base)`, created by `new`, and no
+        // frames live on it (a stack inside a running coroutine is never dropped).
+        unsafe { libc::munmap(self.limit as *mut libc::c_void, self.base - self.limit) };
+        budget::give_back();
+    }
+}
+
+// SAFETY: `base` is the top of a mapping of at least MIN_STACK_SIZE usable
+// bytes, page aligned (so aligned to STACK_ALIGNMENT = 16); `limit` is the
+// bottom including the guard page, as the trait requires.
+unsafe impl Stack for GStack {
+    fn base(&self) -> StackPointer {
+        StackPointer::new(self.base).expect("stack base is non-zero")
+    }
+
+    fn limit(&self) -> StackPointer {
+        StackPointer::new(self.limit).expect("stack limit is non-zero")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_checks_name_the_problem() {
+        let err = checked_size(10).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("stack size 10 bytes"));
+        assert_eq!(checked_size(MIN_STACK_SIZE + 1).unwrap(), MIN_STACK_SIZE + PAGE);
+    }
+
+    #[test]
+    fn deep_pages_are_released() {
+        let s = GStack::new(DEFAULT_STACK_SIZE).unwrap();
+        // Touch the whole usable range as a deep goroutine would.
+        let lo = s.limit + PAGE;
+        for a in (lo..s.base).step_by(PAGE) {
+            // SAFETY: inside the usable part of our stack.
+            unsafe { std::ptr::write_volatile(a as *mut u64, 0xdead) };
+        }
+        s.release_deep_pages();
+        // SAFETY: inside the usable part; released pages read as zero.
+        let deep = unsafe { std::ptr::read_volatile(lo as *const u64) };
+        assert_eq!(deep, 0, "deep page was not released");
+        // SAFETY: inside the kept region at the top.
+        let top = unsafe { std::ptr::read_volatile((s.base - PAGE) as *const u64) };
+        assert_eq!(top, 0xdead, "kept pages must survive");
+    }
+}

@@ -1,0 +1,164 @@
+//! Stack pools: a small per-worker cache in front of a per-runtime pool.
+//!
+//! Mapping a fresh stack costs microseconds (mmap + mprotect, then page faults
+//! as it is touched); taking a pooled one costs a `Vec::pop`. Each worker keeps
+//! up to [`LOCAL_CAP`] default-size stacks of its own (touched only by that
+//! worker, no lock); beyond that, and for other sizes, stacks go to the
+//! runtime's shared pool behind a mutex.
+//!
+//! A runtime also caps how many stacks it maps (`limit`: the process budget,
+//! or less when the builder asked for it). `owned` counts what it mapped; a
+//! stack is either in a pool or inside a started goroutine.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::GStack;
+
+/// Default-size stacks a worker caches privately.
+pub(crate) const LOCAL_CAP: usize = 64;
+
+/// A runtime's shared stack pool and its mapping cap.
+pub(crate) struct StackPool {
+    /// The usable size of stacks that goroutines get unless they ask otherwise.
+    pub(crate) default_size: usize,
+    /// At most this many stacks may be mapped by this runtime at once.
+    pub(crate) limit: usize,
+    /// Stacks mapped by this runtime (pooled or in use). Updated with the
+    /// `spare` lock not held; read racily for the pressure heuristic only.
+    owned: AtomicUsize,
+    /// Spare stacks of any size, shared by all workers.
+    spare: Mutex<Vec<GStack>>,
+    /// `spare.len()`, readable without the lock (a hint).
+    spare_len: AtomicUsize,
+}
+
+/// A worker's private cache of default-size stacks. Owned by the worker's core.
+#[derive(Default)]
+pub(crate) struct LocalPool {
+    /// Hot stacks, most recently freed last.
+    stacks: Vec<GStack>,
+}
+
+impl StackPool {
+    /// A pool for stacks of `default_size` bytes, capped at `limit` stacks.
+    pub(crate) fn new(default_size: usize, limit: usize) -> StackPool {
+        StackPool {
+            default_size,
+            limit: limit.min(super::budget::capacity()),
+            owned: AtomicUsize::new(0),
+            spare: Mutex::new(Vec::new()),
+            spare_len: AtomicUsize::new(0),
+        }
+    }
+
+    /// A stack of `size` usable bytes: from `local`, the shared pool, or a new
+    /// mapping. `None` when the runtime's cap or the process budget is spent.
+    pub(crate) fn get(&self, local: &mut LocalPool, size: usize) -> Option<GStack> {
+        if size == self.default_size {
+            if let Some(s) = local.stacks.pop() {
+                return Some(s);
+            }
+        }
+        if self.spare_len.load(Ordering::Relaxed) > 0 {
+            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = spare.iter().rposition(|s| s.size() == size) {
+                let s = spare.swap_remove(i);
+                self.spare_len.store(spare.len(), Ordering::Relaxed);
+                return Some(s);
+            }
+        }
+        let owned = self.owned.fetch_add(1, Ordering::Relaxed);
+        if owned >= self.limit {
+            self.owned.fetch_sub(1, Ordering::Relaxed);
+            return self.evict_and_map(size);
+        }
+        match GStack::new(size) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                self.owned.fetch_sub(1, Ordering::Relaxed);
+                self.evict_and_map(size)
+            }
+        }
+    }
+
+    /// At the cap, a spare stack of another size may be unmapped to make room.
+    fn evict_and_map(&self, size: usize) -> Option<GStack> {
+        let victim = {
+            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+            let v = spare.pop();
+            self.spare_len.store(spare.len(), Ordering::Relaxed);
+            v
+        }?;
+        drop(victim);
+        match GStack::new(size) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                self.owned.fetch_sub(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Returns a stack whose goroutine finished.
+    pub(crate) fn put(&self, local: &mut LocalPool, stack: GStack) {
+        stack.release_deep_pages();
+        if stack.size() == self.default_size && local.stacks.len() < LOCAL_CAP {
+            local.stacks.push(stack);
+            return;
+        }
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        spare.push(stack);
+        self.spare_len.store(spare.len(), Ordering::Relaxed);
+    }
+
+    /// Moves a worker's cached stacks to the shared pool (a worker exiting, or
+    /// other workers starving for stacks).
+    pub(crate) fn flush(&self, local: &mut LocalPool) {
+        if local.stacks.is_empty() {
+            return;
+        }
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        spare.append(&mut local.stacks);
+        self.spare_len.store(spare.len(), Ordering::Relaxed);
+    }
+
+    /// Stacks mapped by this runtime.
+    pub(crate) fn owned(&self) -> usize {
+        self.owned.load(Ordering::Relaxed)
+    }
+
+    /// Spare stacks in the shared pool (a hint).
+    pub(crate) fn spare(&self) -> usize {
+        self.spare_len.load(Ordering::Relaxed)
+    }
+
+    /// True when new goroutines should wait for started ones: most of the cap
+    /// is mapped and nothing is spare.
+    pub(crate) fn under_pressure(&self, local: &LocalPool) -> bool {
+        local.stacks.is_empty()
+            && self.spare() == 0
+            && self.owned() >= self.limit - self.limit / 8
+    }
+
+    /// Whether a stack could be had right now without waiting for one to be freed.
+    pub(crate) fn available(&self, local: &LocalPool) -> bool {
+        !local.stacks.is_empty() || self.spare() > 0 || self.owned() < self.limit
+    }
+
+    /// Drops every spare stack (runtime shutdown).
+    pub(crate) fn clear(&self) {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        let n = spare.len();
+        spare.clear();
+        self.spare_len.store(0, Ordering::Relaxed);
+        self.owned.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+impl LocalPool {
+    /// Stacks cached by this worker.
+    pub(crate) fn len(&self) -> usize {
+        self.stacks.len()
+    }
+}
