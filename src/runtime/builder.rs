@@ -4,13 +4,13 @@
 
 use std::fmt;
 use std::io;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::resume_unwind;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::thread;
 
-use super::g::{Entry, G, Goroutine};
-use super::join::{JoinHandle, Packet};
+use super::g::{G, GBox, GRef, Goroutine};
+use super::join::{JoinHandle, Task};
 use super::scheduler::{LIVE_RUNTIMES, Shared};
 use super::{sysmon, worker};
 use crate::stack::pool::StackPool;
@@ -37,8 +37,9 @@ pub const MAXPROCS_ENV: &str = "FERROGO_MAXPROCS";
 /// assert_eq!(sum, 4950);
 /// ```
 pub struct Runtime {
-    /// What the workers share.
-    shared: Arc<Shared>,
+    /// What the workers share (leaked on purpose: goroutine records and
+    /// wakers may outlive the runtime and point into it).
+    shared: &'static Shared,
     /// The worker threads, joined at drop.
     threads: Vec<thread::JoinHandle<()>>,
 }
@@ -129,18 +130,18 @@ impl RuntimeBuilder {
             return Err(io::Error::new(io::ErrorKind::OutOfMemory, budget::exhausted_message(budget::mapped())));
         }
         let deques: Vec<_> = (0..procs).map(|_| crossbeam_deque::Worker::new_lifo()).collect();
-        let shared = Arc::new(Shared::new(deques.iter().map(|d| d.stealer()).collect(), pool));
+        let shared: &'static Shared =
+            Box::leak(Box::new(Shared::new(deques.iter().map(|d| d.stealer()).collect(), pool)));
         LIVE_RUNTIMES.fetch_add(1, Ordering::SeqCst);
-        let mut rt = Runtime { shared: shared.clone(), threads: Vec::with_capacity(procs + 1) };
+        let mut rt = Runtime { shared, threads: Vec::with_capacity(procs + 1) };
         for (i, deque) in deques.into_iter().enumerate() {
-            let s = shared.clone();
+            let s = shared;
             let t = thread::Builder::new()
                 .name(format!("ferrogo-worker-{i}"))
                 .spawn(move || worker::run_worker(s, i, deque))?;
             rt.threads.push(t);
         }
-        let s = shared.clone();
-        let t = thread::Builder::new().name("ferrogo-sysmon".into()).spawn(move || sysmon::run_sysmon(s))?;
+        let t = thread::Builder::new().name("ferrogo-sysmon".into()).spawn(move || sysmon::run_sysmon(shared))?;
         rt.threads.push(t);
         Ok(rt)
     }
@@ -213,7 +214,7 @@ impl Runtime {
     /// assert!(m.stacks_mapped >= 1);
     /// ```
     pub fn metrics(&self) -> crate::debug::Metrics {
-        crate::debug::metrics_of(&self.shared)
+        crate::debug::metrics_of(self.shared)
     }
 
     /// Spawns a goroutine on this runtime (from anywhere: a plain thread,
@@ -228,7 +229,7 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn_in(&self.shared, None, self.shared.stacks.default_size, f)
+        spawn_in(self.shared, None, self.shared.stacks.default_size, f)
     }
 
     /// Runs `f` as the main goroutine of this runtime and returns its value
@@ -251,7 +252,7 @@ impl Runtime {
         T: Send + 'static,
     {
         self.shared.mains.fetch_add(1, Ordering::SeqCst);
-        let h = Builder::new().name("main").spawn_in(&self.shared, f);
+        let h = Builder::new().name("main").spawn_in(self.shared, f);
         let r = h.map(JoinHandle::join);
         self.shared.mains.fetch_sub(1, Ordering::SeqCst);
         match r {
@@ -301,45 +302,33 @@ pub(crate) fn global() -> &'static Runtime {
 }
 
 /// The shared state of the global runtime.
-pub(crate) fn global_shared() -> Arc<Shared> {
-    global().shared.clone()
+pub(crate) fn global_shared() -> &'static Shared {
+    global().shared
 }
 
 /// The runtime a spawn from this thread goes to: the caller's own when it is
 /// a worker, else the global one.
-fn current_or_global() -> Arc<Shared> {
-    worker::current_shared().unwrap_or_else(|| global().shared.clone())
+fn current_or_global() -> &'static Shared {
+    worker::current_shared().unwrap_or_else(|| global().shared)
 }
 
-/// Spawns `f` as a goroutine of `shared`.
-pub(crate) fn spawn_in<F, T>(shared: &Arc<Shared>, name: Option<Arc<str>>, stack_size: usize, f: F) -> JoinHandle<T>
+/// Spawns `f` as a goroutine of `shared`: one allocation holding the
+/// goroutine record, its body and its result slot.
+pub(crate) fn spawn_in<F, T>(shared: &'static Shared, name: Option<Arc<str>>, stack_size: usize, f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     worker::checkpoint();
-    let packet = Arc::new(Packet::new());
     let id = worker::next_goid();
     let identity = Goroutine::new(id, name.clone());
-    let p2 = packet.clone();
-    let who = identity.clone();
-    let entry: Entry = Box::new(move || {
-        let result = catch_unwind(AssertUnwindSafe(f));
-        if let Err(payload) = result {
-            if worker::current_g().is_some_and(|g| g.unwinding.get()) {
-                // The runtime is unwinding this goroutine at shutdown: let it through.
-                resume_unwind(payload);
-            }
-            p2.complete(Err(payload), move || who);
-        } else {
-            p2.complete(result, move || who);
-        }
-    });
-    let g = Arc::new(G::new(id, name, stack_size, shared.clone(), entry));
+    let task = Arc::new(GBox { g: G::new(id, name, stack_size, shared), tail: Task::new(f) });
+    let handle = JoinHandle::new(task.clone(), identity);
+    let g = GRef(task);
     if let Err(g) = worker::try_spawn_local(g) {
         shared.inject(g);
     }
-    JoinHandle::new(packet, identity)
+    handle
 }
 
 /// Spawns a goroutine running `f` and returns a handle to join it.
@@ -366,7 +355,7 @@ where
 {
     let shared = current_or_global();
     let size = shared.stacks.default_size;
-    spawn_in(&shared, None, size, f)
+    spawn_in(shared, None, size, f)
 }
 
 /// Runs `f` as the main goroutine of the global runtime and returns its
@@ -459,7 +448,7 @@ impl Builder {
         T: Send + 'static,
     {
         let shared = current_or_global();
-        self.spawn_in(&shared, f)
+        self.spawn_in(shared, f)
     }
 
     /// Spawns the goroutine on runtime `rt`.
@@ -474,10 +463,10 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.spawn_in(&rt.shared, f)
+        self.spawn_in(rt.shared, f)
     }
 
-    fn spawn_in<F, T>(self, shared: &Arc<Shared>, f: F) -> io::Result<JoinHandle<T>>
+    fn spawn_in<F, T>(self, shared: &'static Shared, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,

@@ -14,7 +14,7 @@
 //!
 //! Ownership per state:
 //! * **Unstarted**: whoever holds the `GRef` in a run queue (one queue at a
-//!   time) owns `entry`. Any worker may take it (stealing moves only these).
+//!   time) owns the body in its tail. Any worker may take it (stealing moves only these).
 //! * **Started**: `coro`, `guard`, `yielder`, `park_gen` belong to the home
 //!   worker thread (`home`), the only thread that resumes the coroutine. This
 //!   is the soundness rule of the crate: a started goroutine never changes OS
@@ -40,8 +40,43 @@ use super::park::WaitReason;
 use super::scheduler::Shared;
 use crate::stack::GStack;
 
-/// Shared reference to a goroutine record.
-pub(crate) type GRef = Arc<G>;
+/// A goroutine's single allocation: the record `g` followed by its typed
+/// tail (the body until it starts, and the result slot its `JoinHandle`
+/// reads). One `Arc` per goroutine: spawning allocates once.
+pub(crate) struct GBox<E: ?Sized> {
+    /// The type-independent record.
+    pub(crate) g: G,
+    /// The typed part (`builder::Task<F, T>`).
+    pub(crate) tail: E,
+}
+
+/// The type-erased behaviour of a goroutine's tail.
+pub(crate) trait Tail: Send + Sync {
+    /// Runs the goroutine's body to completion, storing its outcome.
+    /// Called once, on the goroutine's own stack.
+    fn run(&self, g: &G);
+}
+
+/// Shared reference to a goroutine.
+#[derive(Clone)]
+pub(crate) struct GRef(pub(crate) Arc<GBox<dyn Tail>>);
+
+impl std::ops::Deref for GRef {
+    type Target = G;
+    #[inline]
+    fn deref(&self) -> &G {
+        &self.0.g
+    }
+}
+
+impl GRef {
+    /// The record's address (stable while any reference lives).
+    #[inline]
+    pub(crate) fn as_ptr(this: &GRef) -> *const G {
+        &this.0.g
+    }
+
+}
 
 /// Why a goroutine hands control back to its worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,9 +90,6 @@ pub(crate) enum Switch {
 
 /// The coroutine of a started goroutine.
 pub(crate) type Coro = Coroutine<(), Switch, (), GStack>;
-
-/// The body of an unstarted goroutine.
-pub(crate) type Entry = Box<dyn FnOnce() + Send + 'static>;
 
 /// Park state: running or queued to run.
 pub(crate) const RUNNING: u8 = 0;
@@ -75,8 +107,8 @@ pub(crate) struct G {
     id: u64,
     /// Optional name given with `Builder::name`.
     name: Option<Arc<str>>,
-    /// The runtime this goroutine belongs to.
-    pub(crate) shared: Arc<Shared>,
+    /// The runtime this goroutine belongs to (runtimes' shared state is never freed).
+    pub(crate) shared: &'static Shared,
     /// Park state: `RUNNING`, `NOTIFIED` or `PARKED` (protocol in `park.rs`).
     pub(crate) state: AtomicU8,
     /// Index of the worker that started it; `NO_HOME` until then. Written once
@@ -87,8 +119,6 @@ pub(crate) struct G {
     wait_reason: AtomicU8,
     /// Requested usable stack size in bytes.
     stack_size: usize,
-    /// The body, until a worker starts it. Owned by the queue holder.
-    entry: UnsafeCell<Option<Entry>>,
     /// The coroutine once started. Home worker thread only.
     coro: UnsafeCell<Option<Coro>>,
     /// The running coroutine's yielder (lives on its stack). Home thread only.
@@ -110,8 +140,7 @@ pub(crate) struct G {
 }
 
 // SAFETY: the cells and unsafe cells of `G` are touched only under the
-// ownership rules of the module comment: `entry` by the single holder of the
-// unstarted goroutine (queues hand it over with release/acquire), `coro`,
+// ownership rules of the module comment: `coro`,
 // `yielder`, `guard`, `park_gen`, `seq`, `unwinding` by the home worker
 // thread (or, before start, by the single worker taking it). Everything other
 // threads touch is atomic or immutable.
@@ -125,8 +154,7 @@ impl G {
         id: u64,
         name: Option<Arc<str>>,
         stack_size: usize,
-        shared: Arc<Shared>,
-        entry: Entry,
+        shared: &'static Shared,
     ) -> G {
         G {
             id,
@@ -136,7 +164,6 @@ impl G {
             home: AtomicUsize::new(NO_HOME),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             stack_size,
-            entry: UnsafeCell::new(Some(entry)),
             coro: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),
             guard: Cell::new((0, 0)),
@@ -185,17 +212,6 @@ impl G {
     /// True once a worker has started it.
     pub(crate) fn is_started(&self) -> bool {
         self.home.load(Ordering::Relaxed) != NO_HOME
-    }
-
-    /// Takes the body out to start the goroutine.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the unstarted goroutine (took it from a queue) and
-    /// is the worker about to start it.
-    pub(crate) unsafe fn take_entry(&self) -> Option<Entry> {
-        // SAFETY: the caller is the unique holder (see the fn contract).
-        unsafe { (*self.entry.get()).take() }
     }
 
     /// The coroutine slot.

@@ -20,7 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread;
 
-use super::g::Goroutine;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+use super::g::{G, GBox, Goroutine, Tail};
 use super::park::{self, WaitReason, Waiter};
 
 const EMPTY: u8 = 0;
@@ -82,6 +84,60 @@ impl<T> Packet<T> {
     }
 }
 
+/// The typed tail of a goroutine's allocation: its body until it runs, and
+/// the result slot.
+pub(crate) struct Task<F, T> {
+    /// The body; taken by the one `run`. Touched only by the worker starting
+    /// the goroutine, on its stack.
+    body: UnsafeCell<Option<F>>,
+    /// The result slot the `JoinHandle` reads.
+    packet: Packet<T>,
+}
+
+// SAFETY: `body` is taken once by the goroutine itself (`Tail::run`); `F:
+// Send` lets it move to whichever worker starts it. `packet` is Sync by its
+// own protocol.
+unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
+
+impl<F, T> Task<F, T> {
+    pub(crate) fn new(body: F) -> Task<F, T> {
+        Task { body: UnsafeCell::new(Some(body)), packet: Packet::new() }
+    }
+}
+
+impl<F, T> Tail for Task<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(&self, g: &G) {
+        // SAFETY: `run` is called once, by the goroutine on its own stack;
+        // nobody else touches `body`.
+        let body = unsafe { (*self.body.get()).take() }.expect("goroutine body runs once");
+        let result = catch_unwind(AssertUnwindSafe(body));
+        if let Err(payload) = result {
+            if g.unwinding.get() {
+                // The runtime unwinds this goroutine at shutdown: let it through.
+                resume_unwind(payload);
+            }
+            self.packet.complete(Err(payload), || g.identity());
+        } else {
+            self.packet.complete(result, || g.identity());
+        }
+    }
+}
+
+/// What a `JoinHandle<T>` sees of a goroutine's tail.
+pub(crate) trait JoinTail<T>: Send + Sync {
+    fn packet(&self) -> &Packet<T>;
+}
+
+impl<F: Send, T: Send> JoinTail<T> for Task<F, T> {
+    fn packet(&self) -> &Packet<T> {
+        &self.packet
+    }
+}
+
 /// An owned permission to join a goroutine (wait for it and take its result).
 ///
 /// Dropping the handle detaches the goroutine: it keeps running, and if it
@@ -92,15 +148,19 @@ impl<T> Packet<T> {
 /// assert_eq!(h.join().unwrap(), 42);
 /// ```
 pub struct JoinHandle<T> {
-    /// The shared result slot.
-    packet: Arc<Packet<T>>,
+    /// The goroutine's allocation, seen through its result slot.
+    task: Arc<GBox<dyn JoinTail<T>>>,
     /// Who it joins.
     goroutine: Goroutine,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(packet: Arc<Packet<T>>, goroutine: Goroutine) -> JoinHandle<T> {
-        JoinHandle { packet, goroutine }
+    pub(crate) fn new(task: Arc<GBox<dyn JoinTail<T>>>, goroutine: Goroutine) -> JoinHandle<T> {
+        JoinHandle { task, goroutine }
+    }
+
+    fn packet(&self) -> &Packet<T> {
+        self.task.tail.packet()
     }
 
     /// Waits for the goroutine to finish and returns its value, or `Err`
@@ -113,7 +173,7 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
     /// ```
     pub fn join(self) -> thread::Result<T> {
-        let p = &*self.packet;
+        let p = self.packet();
         if p.state.load(Ordering::Acquire) != DONE {
             // SAFETY: only the joiner writes `waiter`, and only before
             // publishing WAITING; the goroutine reads it after WAITING.
@@ -137,7 +197,7 @@ impl<T> JoinHandle<T> {
     /// h.join().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.packet.state.load(Ordering::Acquire) == DONE
+        self.packet().state.load(Ordering::Acquire) == DONE
     }
 
     /// The identity of the goroutine this handle joins.
@@ -154,7 +214,7 @@ impl<T> JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let p = &*self.packet;
+        let p = self.packet();
         if p.state.compare_exchange(EMPTY, DETACHED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             return;
         }

@@ -26,7 +26,6 @@
 //! The worker's pick order and the stealing rules are in `worker.rs`; the
 //! sleep/wake protocol in `idle.rs`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
@@ -242,7 +241,7 @@ pub(crate) fn ready_started(g: GRef) {
     let home = g.home.load(Ordering::Relaxed);
     debug_assert_ne!(home, NO_HOME, "a parked goroutine has started");
     if let Err(g) = worker::try_ready_local(g, home) {
-        let shared = g.shared.clone();
+        let shared = g.shared;
         shared.push_inbox(home, g);
     }
 }

@@ -10,7 +10,7 @@
 //!
 //! When every worker sleeps it backs off to 20 ms periods.
 
-use std::sync::Arc;
+
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ const BUSY_PERIOD: Duration = Duration::from_millis(2);
 const IDLE_PERIOD: Duration = Duration::from_millis(20);
 
 /// The monitor loop; returns at shutdown.
-pub(crate) fn run_sysmon(shared: Arc<Shared>) {
+pub(crate) fn run_sysmon(shared: &'static Shared) {
     let _internal = threads::internal();
     let _ = shared.sysmon.set(std::thread::current());
     let n = shared.nworkers();
@@ -52,6 +52,6 @@ pub(crate) fn run_sysmon(shared: Arc<Shared>) {
                 }
             }
         }
-        detector.tick(&shared);
+        detector.tick(shared);
     }
 }

@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_deque::{Steal, Worker};
 
-use super::g::{G, GRef, PARKED, RUNNING, Switch};
+use super::g::{G, GBox, GRef, PARKED, RUNNING, Switch, Tail};
 use super::scheduler::{GOID_BATCH, Shared, take_goids};
 use super::threads;
 use super::timer::Timers;
@@ -76,7 +76,7 @@ pub(crate) struct Core {
     /// This worker's index in `Shared::remotes`.
     index: usize,
     /// The runtime.
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: &'static Shared,
     /// Unstarted goroutines: LIFO for us, stealable from the other end.
     deque: Worker<GRef>,
     /// The goroutine to run next, inheriting the time slice.
@@ -107,7 +107,7 @@ pub(crate) struct Core {
 }
 
 /// Runs the worker loop on the calling (new) thread until shutdown.
-pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, deque: Worker<GRef>) {
+pub(crate) fn run_worker(shared: &'static Shared, index: usize, deque: Worker<GRef>) {
     let _internal = threads::internal();
     overflow::install_on_worker_thread();
     let _ = shared.remotes[index].thread.set(std::thread::current());
@@ -151,7 +151,7 @@ fn core<'a>() -> Option<&'a Core> {
 pub(crate) fn current_g<'a>() -> Option<&'a G> {
     let core = core()?;
     let cur = core.current.borrow();
-    let p: *const G = cur.as_ref().map(Arc::as_ptr)?;
+    let p: *const G = cur.as_ref().map(GRef::as_ptr)?;
     drop(cur);
     // SAFETY: the worker holds an `Arc` to the goroutine in `current` for as
     // long as the goroutine runs, and callers use the reference only from
@@ -171,15 +171,15 @@ pub(crate) fn current_g_id() -> Option<u64> {
 }
 
 /// The runtime of the worker this thread is, if any.
-pub(crate) fn current_shared() -> Option<Arc<Shared>> {
-    core().map(|c| c.shared.clone())
+pub(crate) fn current_shared() -> Option<&'static Shared> {
+    core().map(|c| c.shared)
 }
 
 /// Arms a timer for goroutine `g` (running on this worker) at `deadline`.
 pub(crate) fn arm_timer(deadline: Instant, g: &G) {
     let core = core().expect("ferrogo: a goroutine runs on a worker");
     let gref = core.current.borrow().clone().expect("ferrogo: arm_timer from the running goroutine");
-    debug_assert!(std::ptr::eq(Arc::as_ptr(&gref), g));
+    debug_assert!(std::ptr::eq(GRef::as_ptr(&gref), g));
     let mut timers = core.timers.borrow_mut();
     timers.arm(deadline, gref);
     core.shared.remotes[core.index].timers.store(timers.len(), Ordering::Relaxed);
@@ -189,7 +189,7 @@ pub(crate) fn arm_timer(deadline: Instant, g: &G) {
 /// (it goes to `runnext`); otherwise hands it back.
 pub(crate) fn try_ready_local(g: GRef, home: usize) -> Result<(), GRef> {
     match core() {
-        Some(core) if core.index == home && Arc::ptr_eq(&core.shared, &g.shared) => {
+        Some(core) if core.index == home && std::ptr::eq(core.shared, g.shared) => {
             core.put_runnext(g);
             Ok(())
         }
@@ -201,7 +201,7 @@ pub(crate) fn try_ready_local(g: GRef, home: usize) -> Result<(), GRef> {
 /// goroutine's runtime; otherwise hands it back.
 pub(crate) fn try_spawn_local(g: GRef) -> Result<(), GRef> {
     match core() {
-        Some(core) if Arc::ptr_eq(&core.shared, &g.shared) => {
+        Some(core) if std::ptr::eq(core.shared, g.shared) => {
             let r = &core.shared.remotes[core.index];
             r.live.store(r.live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             core.put_runnext(g);
@@ -499,7 +499,7 @@ impl Core {
         }
         loop {
             r.busy.store(true, Ordering::Relaxed);
-            overflow::set_running(Arc::as_ptr(&g));
+            overflow::set_running(GRef::as_ptr(&g));
             *self.current.borrow_mut() = Some(g.clone());
             // SAFETY: this is g's home worker thread (it started it here) and
             // the coroutine is not running (we are the only code touching it).
@@ -552,17 +552,15 @@ impl Core {
         let Some(stack) = self.shared.stacks.get(&mut self.stacks.borrow_mut(), g.stack_size()) else {
             return false;
         };
-        // SAFETY: we took `g` from a queue: we are its unique holder and the
-        // worker starting it.
-        let entry = unsafe { g.take_entry() }.expect("unstarted goroutine has its entry");
         g.home.store(self.index, Ordering::Relaxed);
         g.set_guard(stack.guard());
-        let gp: *const G = Arc::as_ptr(g);
+        let gp: *const GBox<dyn Tail> = Arc::as_ptr(&g.0);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
             // SAFETY: the registry and the worker hold the goroutine's `Arc`
             // for as long as its coroutine exists, so `gp` is valid here.
-            unsafe { (*gp).set_yielder(y) };
-            entry();
+            let gbox = unsafe { &*gp };
+            gbox.g.set_yielder(y);
+            gbox.tail.run(&gbox.g);
         });
         // SAFETY: home worker thread; the coroutine is not running.
         unsafe { *g.coro() = Some(coro) };
@@ -604,7 +602,7 @@ impl Core {
         for g in started {
             g.unwinding.set(true);
             *self.current.borrow_mut() = Some(g.clone());
-            overflow::set_running(Arc::as_ptr(&g));
+            overflow::set_running(GRef::as_ptr(&g));
             // SAFETY: home worker thread; the coroutine is suspended.
             if let Some(mut coro) = unsafe { g.coro() }.take() {
                 coro.force_unwind();
