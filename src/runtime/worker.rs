@@ -80,20 +80,21 @@ pub(crate) struct Core {
     /// Unstarted goroutines: LIFO for us, stealable from the other end.
     deque: Worker<GRef>,
     /// The goroutine to run next, inheriting the time slice.
-    runnext: RefCell<Option<GRef>>,
+    runnext: Cell<Option<GRef>>,
     /// Started goroutines ready to run again, oldest first.
     ready: RefCell<VecDeque<GRef>>,
     /// An unstarted goroutine taken from the deque but not yet run (lost the
     /// fairness comparison to `ready`); runs before the deque's others.
-    fresh_peek: RefCell<Option<GRef>>,
+    fresh_peek: Cell<Option<GRef>>,
     /// Unstarted goroutines that could not get a stack yet.
     starved: RefCell<VecDeque<GRef>>,
     /// Cached stacks.
     stacks: RefCell<LocalPool>,
     /// Armed timers of goroutines homed here.
     timers: RefCell<Timers>,
-    /// The goroutine being resumed, if any.
-    current: RefCell<Option<GRef>>,
+    /// The goroutine being resumed (points at `run`'s local `GRef`, alive
+    /// for the whole resume), or null.
+    current: Cell<*const GRef>,
     /// Picks so far (drives the every-61st injector check).
     tick: Cell<u64>,
     /// Stamp source for `G::seq`.
@@ -115,13 +116,13 @@ pub(crate) fn run_worker(shared: &'static Shared, index: usize, deque: Worker<GR
         index,
         shared,
         deque,
-        runnext: RefCell::new(None),
+        runnext: Cell::new(None),
         ready: RefCell::new(VecDeque::new()),
-        fresh_peek: RefCell::new(None),
+        fresh_peek: Cell::new(None),
         starved: RefCell::new(VecDeque::new()),
         stacks: RefCell::new(LocalPool::default()),
         timers: RefCell::new(Timers::default()),
-        current: RefCell::new(None),
+        current: Cell::new(std::ptr::null()),
         tick: Cell::new(0),
         seq: Cell::new(0),
         goids: Cell::new((0, 0)),
@@ -149,19 +150,18 @@ fn core<'a>() -> Option<&'a Core> {
 /// The goroutine running on this thread, if any.
 #[inline]
 pub(crate) fn current_g<'a>() -> Option<&'a G> {
-    let core = core()?;
-    let cur = core.current.borrow();
-    let p: *const G = cur.as_ref().map(GRef::as_ptr)?;
-    drop(cur);
-    // SAFETY: the worker holds an `Arc` to the goroutine in `current` for as
-    // long as the goroutine runs, and callers use the reference only from
-    // that goroutine's own code.
-    Some(unsafe { &*p })
+    let cur = core()?.current.get();
+    // SAFETY: `current` points at the worker's `GRef` of the running
+    // goroutine, alive for as long as the goroutine runs, and callers use
+    // the reference only from that goroutine's own code.
+    unsafe { cur.as_ref() }.map(|g| &**g)
 }
 
 /// An owning reference to the goroutine running on this thread.
 pub(crate) fn current_gref() -> Option<GRef> {
-    core()?.current.borrow().clone()
+    let cur = core()?.current.get();
+    // SAFETY: as in `current_g`.
+    unsafe { cur.as_ref() }.cloned()
 }
 
 /// The id of the goroutine running on this thread.
@@ -178,7 +178,7 @@ pub(crate) fn current_shared() -> Option<&'static Shared> {
 /// Arms a timer for goroutine `g` (running on this worker) at `deadline`.
 pub(crate) fn arm_timer(deadline: Instant, g: &G) {
     let core = core().expect("ferrogo: a goroutine runs on a worker");
-    let gref = core.current.borrow().clone().expect("ferrogo: arm_timer from the running goroutine");
+    let gref = current_gref().expect("ferrogo: arm_timer from the running goroutine");
     debug_assert!(std::ptr::eq(GRef::as_ptr(&gref), g));
     let mut timers = core.timers.borrow_mut();
     timers.arm(deadline, gref);
@@ -234,7 +234,7 @@ pub(crate) fn next_goid() -> u64 {
 pub(crate) fn checkpoint() {
     if let Some(core) = core() {
         let r = &core.shared.remotes[core.index];
-        if r.preempt.load(Ordering::Relaxed) && core.current.borrow().is_some() {
+        if r.preempt.load(Ordering::Relaxed) && !core.current.get().is_null() {
             r.preempt.store(false, Ordering::Relaxed);
             yield_current();
         }
@@ -268,7 +268,7 @@ impl Core {
     /// Makes `g` the next to run; a displaced `runnext` goes to the back of
     /// its queue (and, if unstarted, becomes stealable).
     fn put_runnext(&self, g: GRef) {
-        let old = self.runnext.borrow_mut().replace(g);
+        let old = self.runnext.replace(Some(g));
         if let Some(old) = old {
             self.stamp(&old);
             if old.is_started() {
@@ -285,7 +285,7 @@ impl Core {
         if self.remote().timers.load(Ordering::Relaxed) > 0 {
             self.fire_timers();
         }
-        if let Some(g) = self.runnext.borrow_mut().take() {
+        if let Some(g) = self.runnext.take() {
             return Some(g);
         }
         let tick = self.tick.get() + 1;
@@ -308,14 +308,14 @@ impl Core {
                 ready.push_back(g);
             }
         }
-        let fresh = self.fresh_peek.borrow_mut().take().or_else(|| self.deque.pop());
+        let fresh = self.fresh_peek.take().or_else(|| self.deque.pop());
         {
             let mut ready = self.ready.borrow_mut();
             match (ready.front(), fresh) {
                 (Some(started), Some(fresh)) => {
                     let pressure = self.shared.stacks.under_pressure(&self.stacks.borrow());
                     if pressure || started.seq.get() < fresh.seq.get() {
-                        *self.fresh_peek.borrow_mut() = Some(fresh);
+                        self.fresh_peek.set(Some(fresh));
                         return ready.pop_front();
                     }
                     return Some(fresh);
@@ -500,12 +500,12 @@ impl Core {
         loop {
             r.busy.store(true, Ordering::Relaxed);
             overflow::set_running(GRef::as_ptr(&g));
-            *self.current.borrow_mut() = Some(g.clone());
+            self.current.set(&g);
             // SAFETY: this is g's home worker thread (it started it here) and
             // the coroutine is not running (we are the only code touching it).
             let coro = unsafe { g.coro() }.as_mut().expect("started goroutine has a coroutine");
             let result = coro.resume(());
-            *self.current.borrow_mut() = None;
+            self.current.set(std::ptr::null());
             overflow::set_running(std::ptr::null());
             r.busy.store(false, Ordering::Relaxed);
             match result {
@@ -540,7 +540,10 @@ impl Core {
     /// The running goroutine gave up the processor for something other than a
     /// `runnext` hand-off: the next one starts a fresh time slice.
     fn new_slice(&self) {
-        if self.runnext.borrow().is_none() {
+        let next = self.runnext.take();
+        let inherit = next.is_some();
+        self.runnext.set(next);
+        if !inherit {
             let r = self.remote();
             r.schedtick.store(r.schedtick.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             r.preempt.store(false, Ordering::Relaxed);
@@ -601,7 +604,7 @@ impl Core {
         let started = self.remote().registry.lock().unwrap_or_else(|e| e.into_inner()).drain();
         for g in started {
             g.unwinding.set(true);
-            *self.current.borrow_mut() = Some(g.clone());
+            self.current.set(&g);
             overflow::set_running(GRef::as_ptr(&g));
             // SAFETY: home worker thread; the coroutine is suspended.
             if let Some(mut coro) = unsafe { g.coro() }.take() {
@@ -610,11 +613,11 @@ impl Core {
                 self.shared.stacks.put(&mut self.stacks.borrow_mut(), stack);
             }
             overflow::set_running(std::ptr::null());
-            *self.current.borrow_mut() = None;
+            self.current.set(std::ptr::null());
         }
-        self.runnext.borrow_mut().take();
+        self.runnext.take();
         self.ready.borrow_mut().clear();
-        self.fresh_peek.borrow_mut().take();
+        self.fresh_peek.take();
         self.starved.borrow_mut().clear();
         while self.deque.pop().is_some() {}
         self.timers.borrow_mut().clear();
