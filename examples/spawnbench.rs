@@ -1,8 +1,17 @@
 use std::time::Instant;
 fn main() {
-    let procs: usize = std::env::args().nth(1).map(|s| s.parse().unwrap()).unwrap_or(2);
-    let n: u64 = std::env::args().nth(2).map(|s| s.parse().unwrap()).unwrap_or(1_000_000);
-    let rt = ferrogo::Runtime::builder().max_procs(procs).build().unwrap();
+    let procs: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(2);
+    let n: u64 = std::env::args()
+        .nth(2)
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(1_000_000);
+    let rt = ferrogo::Runtime::builder()
+        .max_procs(procs)
+        .build()
+        .unwrap();
     for _ in 0..3 {
         let t = Instant::now();
         let s = rt.run(move || {
@@ -10,14 +19,29 @@ fn main() {
             hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
         });
         assert_eq!(s, n * (n - 1) / 2);
-        println!("spawn {n} at {procs}: {:.0} ns/goroutine", t.elapsed().as_nanos() as f64 / n as f64);
+        println!(
+            "spawn {n} at {procs}: {:.0} ns/goroutine",
+            t.elapsed().as_nanos() as f64 / n as f64
+        );
         let t = Instant::now();
         let r = rt.run(|| {
-            let a = ferrogo::go(|| for _ in 0..1_000_000 { ferrogo::yield_now() });
-            let b = ferrogo::go(|| for _ in 0..1_000_000 { ferrogo::yield_now() });
-            a.join().unwrap(); b.join().unwrap();
+            let a = ferrogo::go(|| {
+                for _ in 0..1_000_000 {
+                    ferrogo::yield_now()
+                }
+            });
+            let b = ferrogo::go(|| {
+                for _ in 0..1_000_000 {
+                    ferrogo::yield_now()
+                }
+            });
+            a.join().unwrap();
+            b.join().unwrap();
         });
         let _ = r;
-        println!("yield pingpong: {:.1} ns/yield", t.elapsed().as_nanos() as f64 / 2e6);
+        println!(
+            "yield pingpong: {:.1} ns/yield",
+            t.elapsed().as_nanos() as f64 / 2e6
+        );
     }
 }

@@ -66,7 +66,10 @@ fn quiet(shared: &Shared) -> Option<Quiet> {
         || LIVE_RUNTIMES.load(Ordering::SeqCst) != 1
         || blocking::in_flight() > 0
         || shared.has_shared_work()
-        || shared.remotes.iter().any(|r| r.timers.load(Ordering::SeqCst) > 0)
+        || shared
+            .remotes
+            .iter()
+            .any(|r| r.timers.load(Ordering::SeqCst) > 0)
     {
         return None;
     }
@@ -75,10 +78,18 @@ fn quiet(shared: &Shared) -> Option<Quiet> {
         return None;
     }
     Some(Quiet {
-        ticks: shared.remotes.iter().map(|r| r.schedtick.load(Ordering::SeqCst)).sum(),
+        ticks: shared
+            .remotes
+            .iter()
+            .map(|r| r.schedtick.load(Ordering::SeqCst))
+            .sum(),
         outside,
         live: shared.live(),
-        starved: shared.remotes.iter().map(|r| r.starved.load(Ordering::SeqCst)).sum(),
+        starved: shared
+            .remotes
+            .iter()
+            .map(|r| r.starved.load(Ordering::SeqCst))
+            .sum(),
     })
 }
 
@@ -86,14 +97,23 @@ fn quiet(shared: &Shared) -> Option<Quiet> {
 fn deadlock_report(shared: &Shared) -> String {
     let mut s = String::from("fatal error: all goroutines are asleep - deadlock!\n");
     for (_, g) in crate::debug::snapshot(shared) {
-        let _ = write!(s, "\n{} [{}]:\n", crate::debug::report::describe(g.id(), g.name()), g.wait_reason());
+        let _ = write!(
+            s,
+            "\n{} [{}]:\n",
+            crate::debug::report::describe(g.id(), g.name()),
+            g.wait_reason()
+        );
     }
     s
 }
 
 /// The stack-exhaustion report.
 fn stack_report(shared: &Shared) -> String {
-    let starved: usize = shared.remotes.iter().map(|r| r.starved.load(Ordering::SeqCst)).sum();
+    let starved: usize = shared
+        .remotes
+        .iter()
+        .map(|r| r.starved.load(Ordering::SeqCst))
+        .sum();
     let limit = shared.stacks.limit;
     let mut s = format!(
         "fatal error: out of goroutine stacks: {starved} goroutine(s) cannot start and every \
@@ -104,7 +124,12 @@ fn stack_report(shared: &Shared) -> String {
         let _ = writeln!(s, "(the runtime was built with max_stacks({limit}))");
     }
     for (_, g) in crate::debug::snapshot(shared) {
-        let _ = write!(s, "\n{} [{}]:\n", crate::debug::report::describe(g.id(), g.name()), g.wait_reason());
+        let _ = write!(
+            s,
+            "\n{} [{}]:\n",
+            crate::debug::report::describe(g.id(), g.name()),
+            g.wait_reason()
+        );
     }
     s
 }

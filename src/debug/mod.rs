@@ -39,7 +39,10 @@ pub struct GoroutineInfo {
 pub fn goroutines() -> Vec<GoroutineInfo> {
     let shared = crate::runtime::worker::current_shared()
         .unwrap_or_else(crate::runtime::builder::global_shared);
-    snapshot(&shared).into_iter().map(|(w, g)| info(w, &g)).collect()
+    snapshot(&shared)
+        .into_iter()
+        .map(|(w, g)| info(w, &g))
+        .collect()
 }
 
 /// Every started goroutine of `shared` with its worker index.
@@ -58,7 +61,11 @@ fn info(worker: usize, g: &GRef) -> GoroutineInfo {
     GoroutineInfo {
         id: g.id(),
         name: g.name().map(str::to_owned),
-        wait_reason: if parked { g.wait_reason() } else { WaitReason::None },
+        wait_reason: if parked {
+            g.wait_reason()
+        } else {
+            WaitReason::None
+        },
         worker,
     }
 }
@@ -99,7 +106,13 @@ pub(crate) fn metrics_of(shared: &Shared) -> Metrics {
     let in_use: usize = shared
         .remotes
         .iter()
-        .map(|r| r.registry.lock().unwrap_or_else(|e| e.into_inner()).iter().count())
+        .map(|r| {
+            r.registry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .count()
+        })
         .sum();
     Metrics {
         workers: shared.nworkers(),

@@ -37,7 +37,10 @@ struct PoolState {
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| Pool {
-        state: Mutex::new(PoolState { jobs: VecDeque::new(), idle: 0 }),
+        state: Mutex::new(PoolState {
+            jobs: VecDeque::new(),
+            idle: 0,
+        }),
         cv: Condvar::new(),
     })
 }
@@ -77,7 +80,9 @@ fn pool_thread() {
             continue;
         }
         st.idle += 1;
-        let (next, timeout) = p.cv.wait_timeout(st, KEEP_ALIVE).unwrap_or_else(|e| e.into_inner());
+        let (next, timeout) =
+            p.cv.wait_timeout(st, KEEP_ALIVE)
+                .unwrap_or_else(|e| e.into_inner());
         st = next;
         st.idle -= 1;
         if timeout.timed_out() && st.jobs.is_empty() {
@@ -111,7 +116,10 @@ where
         done: AtomicBool,
         value: Mutex<Option<std::thread::Result<T>>>,
     }
-    let slot = Arc::new(Slot { done: AtomicBool::new(false), value: Mutex::new(None) });
+    let slot = Arc::new(Slot {
+        done: AtomicBool::new(false),
+        value: Mutex::new(None),
+    });
     let s2 = slot.clone();
     let waiter = Waiter::current();
     IN_FLIGHT.fetch_add(1, Ordering::SeqCst);

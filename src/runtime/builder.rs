@@ -127,13 +127,23 @@ impl RuntimeBuilder {
         };
         let pool = StackPool::new(stack_size, max_stacks);
         if pool.limit == 0 {
-            return Err(io::Error::new(io::ErrorKind::OutOfMemory, budget::exhausted_message(budget::mapped())));
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                budget::exhausted_message(budget::mapped()),
+            ));
         }
-        let deques: Vec<_> = (0..procs).map(|_| crossbeam_deque::Worker::new_lifo()).collect();
-        let shared: &'static Shared =
-            Box::leak(Box::new(Shared::new(deques.iter().map(|d| d.stealer()).collect(), pool)));
+        let deques: Vec<_> = (0..procs)
+            .map(|_| crossbeam_deque::Worker::new_lifo())
+            .collect();
+        let shared: &'static Shared = Box::leak(Box::new(Shared::new(
+            deques.iter().map(|d| d.stealer()).collect(),
+            pool,
+        )));
         LIVE_RUNTIMES.fetch_add(1, Ordering::SeqCst);
-        let mut rt = Runtime { shared, threads: Vec::with_capacity(procs + 1) };
+        let mut rt = Runtime {
+            shared,
+            threads: Vec::with_capacity(procs + 1),
+        };
         for (i, deque) in deques.into_iter().enumerate() {
             let s = shared;
             let t = thread::Builder::new()
@@ -141,7 +151,9 @@ impl RuntimeBuilder {
                 .spawn(move || worker::run_worker(s, i, deque))?;
             rt.threads.push(t);
         }
-        let t = thread::Builder::new().name("ferrogo-sysmon".into()).spawn(move || sysmon::run_sysmon(shared))?;
+        let t = thread::Builder::new()
+            .name("ferrogo-sysmon".into())
+            .spawn(move || sysmon::run_sysmon(shared))?;
         rt.threads.push(t);
         Ok(rt)
     }
@@ -314,7 +326,12 @@ fn current_or_global() -> &'static Shared {
 
 /// Spawns `f` as a goroutine of `shared`: one allocation holding the
 /// goroutine record, its body and its result slot.
-pub(crate) fn spawn_in<F, T>(shared: &'static Shared, name: Option<Arc<str>>, stack_size: usize, f: F) -> JoinHandle<T>
+pub(crate) fn spawn_in<F, T>(
+    shared: &'static Shared,
+    name: Option<Arc<str>>,
+    stack_size: usize,
+    f: F,
+) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -322,7 +339,10 @@ where
     worker::checkpoint();
     let id = worker::next_goid();
     let identity = Goroutine::new(id, name.clone());
-    let task = Arc::new(GBox { g: G::new(id, name, stack_size, shared), tail: Task::new(f) });
+    let task = Arc::new(GBox {
+        g: G::new(id, name, stack_size, shared),
+        tail: Task::new(f),
+    });
     let handle = JoinHandle::new(task.clone(), identity);
     let g = GRef(task);
     if let Err(g) = worker::try_spawn_local(g) {
@@ -476,7 +496,10 @@ impl Builder {
             None => shared.stacks.default_size,
         };
         if budget::capacity() == 0 {
-            return Err(io::Error::new(io::ErrorKind::OutOfMemory, budget::exhausted_message(budget::mapped())));
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                budget::exhausted_message(budget::mapped()),
+            ));
         }
         Ok(spawn_in(shared, self.name, size, f))
     }

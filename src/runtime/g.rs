@@ -75,7 +75,6 @@ impl GRef {
     pub(crate) fn as_ptr(this: &GRef) -> *const G {
         &this.0.g
     }
-
 }
 
 /// Why a goroutine hands control back to its worker.
@@ -196,7 +195,10 @@ impl G {
 
     /// The public identity handle.
     pub(crate) fn identity(&self) -> Goroutine {
-        Goroutine { id: self.id, name: self.name.clone() }
+        Goroutine {
+            id: self.id,
+            name: self.name.clone(),
+        }
     }
 
     /// Records why it is about to park.
@@ -277,7 +279,10 @@ impl Goroutine {
 
     /// Identity of a plain OS thread (id 0, the thread's name).
     pub(crate) fn of_thread() -> Goroutine {
-        Goroutine { id: 0, name: std::thread::current().name().map(Arc::from) }
+        Goroutine {
+            id: 0,
+            name: std::thread::current().name().map(Arc::from),
+        }
     }
 
     /// The goroutine id: unique in the process, never reused; 0 for a plain thread.
@@ -306,6 +311,9 @@ impl Goroutine {
 
 impl fmt::Debug for Goroutine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Goroutine").field("id", &self.id).field("name", &self.name()).finish()
+        f.debug_struct("Goroutine")
+            .field("id", &self.id)
+            .field("name", &self.name())
+            .finish()
     }
 }

@@ -101,7 +101,10 @@ unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
 
 impl<F, T> Task<F, T> {
     pub(crate) fn new(body: F) -> Task<F, T> {
-        Task { body: UnsafeCell::new(Some(body)), packet: Packet::new() }
+        Task {
+            body: UnsafeCell::new(Some(body)),
+            packet: Packet::new(),
+        }
     }
 }
 
@@ -178,7 +181,9 @@ impl<T> JoinHandle<T> {
             // SAFETY: only the joiner writes `waiter`, and only before
             // publishing WAITING; the goroutine reads it after WAITING.
             unsafe { *p.waiter.get() = Some(Waiter::current()) };
-            let _ = p.state.compare_exchange(EMPTY, WAITING, Ordering::AcqRel, Ordering::Acquire);
+            let _ = p
+                .state
+                .compare_exchange(EMPTY, WAITING, Ordering::AcqRel, Ordering::Acquire);
             while p.state.load(Ordering::Acquire) != DONE {
                 park::park(WaitReason::Join);
             }
@@ -215,7 +220,10 @@ impl<T> JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         let p = self.packet();
-        if p.state.compare_exchange(EMPTY, DETACHED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if p.state
+            .compare_exchange(EMPTY, DETACHED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             return;
         }
         if p.state.load(Ordering::Acquire) == DONE {
@@ -230,6 +238,8 @@ impl<T> Drop for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("goroutine", &self.goroutine).finish_non_exhaustive()
+        f.debug_struct("JoinHandle")
+            .field("goroutine", &self.goroutine)
+            .finish_non_exhaustive()
     }
 }

@@ -117,7 +117,10 @@ impl WaitReason {
 
     /// Decodes the value stored in a goroutine record.
     pub(crate) fn from_u8(v: u8) -> WaitReason {
-        Self::ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
+        Self::ALL
+            .get(v as usize)
+            .copied()
+            .unwrap_or(WaitReason::None)
     }
 
     /// Go's wording for the reason.
@@ -212,7 +215,10 @@ pub(crate) fn wake_g(g: &GRef) {
             PARKED => RUNNING,
             _ => return, // NOTIFIED already: wakes collapse
         };
-        match g.state.compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire) {
+        match g
+            .state
+            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => break,
             Err(s) => state = s,
         }
@@ -256,8 +262,7 @@ pub(crate) fn park_until(reason: WaitReason, deadline: Instant) {
 ///
 /// `g` must be the goroutine calling this, on its own stack.
 unsafe fn park_g(g: &super::g::G, reason: WaitReason) {
-    if g
-        .state
+    if g.state
         .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {

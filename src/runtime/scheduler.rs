@@ -189,7 +189,11 @@ impl Shared {
     /// Goroutines spawned and not yet finished.
     pub(crate) fn live(&self) -> usize {
         let sum: isize = self.live_outside.load(Ordering::Relaxed)
-            + self.remotes.iter().map(|r| r.live.load(Ordering::Relaxed)).sum::<isize>();
+            + self
+                .remotes
+                .iter()
+                .map(|r| r.live.load(Ordering::Relaxed))
+                .sum::<isize>();
         sum.max(0) as usize
     }
 
@@ -230,7 +234,10 @@ impl Shared {
     /// True if any queue shared by the workers holds work a worker could take.
     pub(crate) fn has_shared_work(&self) -> bool {
         !self.injector.is_empty()
-            || self.remotes.iter().any(|r| !r.stealer.is_empty() || r.inbox_len.load(Ordering::Acquire) > 0)
+            || self
+                .remotes
+                .iter()
+                .any(|r| !r.stealer.is_empty() || r.inbox_len.load(Ordering::Acquire) > 0)
     }
 }
 

@@ -10,7 +10,6 @@
 //!
 //! When every worker sleeps it backs off to 20 ms periods.
 
-
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -35,7 +34,11 @@ pub(crate) fn run_sysmon(shared: &'static Shared) {
     let mut since = vec![Instant::now(); n];
     let mut detector = crate::debug::deadlock::Detector::default();
     while !shared.shutdown.load(Ordering::Acquire) {
-        let period = if shared.idle.all_asleep() { IDLE_PERIOD } else { BUSY_PERIOD };
+        let period = if shared.idle.all_asleep() {
+            IDLE_PERIOD
+        } else {
+            BUSY_PERIOD
+        };
         std::thread::park_timeout(period);
         let now = Instant::now();
         for (i, r) in shared.remotes.iter().enumerate() {

@@ -80,7 +80,10 @@ pub(crate) fn outside() -> Outside {
     let epoch = EPOCH.load(Ordering::SeqCst);
     let known = INTERNAL.load(Ordering::SeqCst) + PARKED.load(Ordering::SeqCst);
     let total = process_threads();
-    Outside { epoch, all_accounted: total.is_some_and(|t| t <= known) }
+    Outside {
+        epoch,
+        all_accounted: total.is_some_and(|t| t <= known),
+    }
 }
 
 /// Threads of this process, from `/proc/self/status`.

@@ -58,7 +58,12 @@ impl Timers {
     pub(crate) fn arm(&mut self, deadline: Instant, g: GRef) {
         self.seq += 1;
         let generation = g.park_gen.get();
-        self.heap.push(Entry { deadline, seq: self.seq, g, generation });
+        self.heap.push(Entry {
+            deadline,
+            seq: self.seq,
+            g,
+            generation,
+        });
     }
 
     /// Number of armed timers.

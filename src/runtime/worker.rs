@@ -182,7 +182,9 @@ pub(crate) fn arm_timer(deadline: Instant, g: &G) {
     debug_assert!(std::ptr::eq(GRef::as_ptr(&gref), g));
     let mut timers = core.timers.borrow_mut();
     timers.arm(deadline, gref);
-    core.shared.remotes[core.index].timers.store(timers.len(), Ordering::Relaxed);
+    core.shared.remotes[core.index]
+        .timers
+        .store(timers.len(), Ordering::Relaxed);
 }
 
 /// Readies started goroutine `g` locally if this thread is its home worker
@@ -203,7 +205,8 @@ pub(crate) fn try_spawn_local(g: GRef) -> Result<(), GRef> {
     match core() {
         Some(core) if std::ptr::eq(core.shared, g.shared) => {
             let r = &core.shared.remotes[core.index];
-            r.live.store(r.live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            r.live
+                .store(r.live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             core.put_runnext(g);
             Ok(())
         }
@@ -325,8 +328,7 @@ impl Core {
                 (None, None) => {}
             }
         }
-        if !self.starved.borrow().is_empty()
-            && self.shared.stacks.available(&self.stacks.borrow())
+        if !self.starved.borrow().is_empty() && self.shared.stacks.available(&self.stacks.borrow())
         {
             let g = self.starved.borrow_mut().pop_front();
             if g.is_some() {
@@ -446,7 +448,10 @@ impl Core {
             }
             return victim.stealer.steal().success();
         }
-        victim.stealer.steal_batch_with_limit_and_pop(&self.deque, len / 2).success()
+        victim
+            .stealer
+            .steal_batch_with_limit_and_pop(&self.deque, len / 2)
+            .success()
     }
 
     /// True if any queue this worker could take from holds work, or a timer is due.
@@ -455,7 +460,11 @@ impl Core {
             || !self.shared.injector.is_empty()
             || self.remote().inbox_len.load(Ordering::Acquire) > 0
             || !self.deque.is_empty()
-            || self.timers.borrow().next_deadline().is_some_and(|d| d <= Instant::now())
+            || self
+                .timers
+                .borrow()
+                .next_deadline()
+                .is_some_and(|d| d <= Instant::now())
             || (!self.starved.borrow().is_empty()
                 && self.shared.stacks.available(&self.stacks.borrow()))
             || self.shared.remotes.iter().enumerate().any(|(i, r)| {
@@ -468,7 +477,13 @@ impl Core {
     /// Registers as sleeping, re-checks, and parks until woken or the next timer.
     fn sleep(&self) {
         let idle = &self.shared.idle;
-        if self.shared.stacks.owned() > 0 && self.shared.remotes.iter().any(|r| r.starved.load(Ordering::Relaxed) > 0) {
+        if self.shared.stacks.owned() > 0
+            && self
+                .shared
+                .remotes
+                .iter()
+                .any(|r| r.starved.load(Ordering::Relaxed) > 0)
+        {
             // Someone waits for stacks: give ours back to the shared pool.
             self.shared.stacks.flush(&mut self.stacks.borrow_mut());
         }
@@ -503,7 +518,9 @@ impl Core {
             self.current.set(&g);
             // SAFETY: this is g's home worker thread (it started it here) and
             // the coroutine is not running (we are the only code touching it).
-            let coro = unsafe { g.coro() }.as_mut().expect("started goroutine has a coroutine");
+            let coro = unsafe { g.coro() }
+                .as_mut()
+                .expect("started goroutine has a coroutine");
             let result = coro.resume(());
             self.current.set(std::ptr::null());
             overflow::set_running(std::ptr::null());
@@ -516,7 +533,12 @@ impl Core {
                     return;
                 }
                 CoroutineResult::Yield(Switch::Park) => {
-                    match g.state.compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire) {
+                    match g.state.compare_exchange(
+                        RUNNING,
+                        PARKED,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
                         Ok(_) => {
                             self.new_slice();
                             return;
@@ -545,14 +567,19 @@ impl Core {
         self.runnext.set(next);
         if !inherit {
             let r = self.remote();
-            r.schedtick.store(r.schedtick.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            r.schedtick
+                .store(r.schedtick.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             r.preempt.store(false, Ordering::Relaxed);
         }
     }
 
     /// Gives `g` a stack and a coroutine. False when no stack can be had now.
     fn start(&self, g: &GRef) -> bool {
-        let Some(stack) = self.shared.stacks.get(&mut self.stacks.borrow_mut(), g.stack_size()) else {
+        let Some(stack) = self
+            .shared
+            .stacks
+            .get(&mut self.stacks.borrow_mut(), g.stack_size())
+        else {
             return false;
         };
         g.home.store(self.index, Ordering::Relaxed);
@@ -567,7 +594,12 @@ impl Core {
         });
         // SAFETY: home worker thread; the coroutine is not running.
         unsafe { *g.coro() = Some(coro) };
-        let slot = self.remote().registry.lock().unwrap_or_else(|e| e.into_inner()).insert(g.clone());
+        let slot = self
+            .remote()
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(g.clone());
         g.reg_slot.set(slot);
         true
     }
@@ -575,13 +607,24 @@ impl Core {
     /// Recycles a finished goroutine's stack and forgets it.
     fn finish(&self, g: GRef) {
         // SAFETY: home worker thread; the coroutine has returned.
-        let coro = unsafe { g.coro() }.take().expect("finished goroutine had a coroutine");
+        let coro = unsafe { g.coro() }
+            .take()
+            .expect("finished goroutine had a coroutine");
         let stack = coro.into_stack();
         self.shared.stacks.put(&mut self.stacks.borrow_mut(), stack);
         let r = self.remote();
-        r.registry.lock().unwrap_or_else(|e| e.into_inner()).remove(g.reg_slot.get());
-        r.live.store(r.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
-        if self.shared.remotes.iter().any(|o| o.starved.load(Ordering::Relaxed) > 0) {
+        r.registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(g.reg_slot.get());
+        r.live
+            .store(r.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        if self
+            .shared
+            .remotes
+            .iter()
+            .any(|o| o.starved.load(Ordering::Relaxed) > 0)
+        {
             self.hand_stacks_to_starved();
         }
     }
@@ -591,7 +634,10 @@ impl Core {
     fn hand_stacks_to_starved(&self) {
         self.shared.stacks.flush(&mut self.stacks.borrow_mut());
         for (i, o) in self.shared.remotes.iter().enumerate() {
-            if i != self.index && o.starved.load(Ordering::Relaxed) > 0 && self.shared.idle.notify_worker(i) {
+            if i != self.index
+                && o.starved.load(Ordering::Relaxed) > 0
+                && self.shared.idle.notify_worker(i)
+            {
                 self.shared.unpark(i);
             }
         }
@@ -601,7 +647,12 @@ impl Core {
     /// (before its thread-locals are destroyed), drop unstarted ones, and give
     /// the stacks back.
     fn shutdown(&self) {
-        let started = self.remote().registry.lock().unwrap_or_else(|e| e.into_inner()).drain();
+        let started = self
+            .remote()
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain();
         for g in started {
             g.unwinding.set(true);
             self.current.set(&g);
@@ -621,7 +672,11 @@ impl Core {
         self.starved.borrow_mut().clear();
         while self.deque.pop().is_some() {}
         self.timers.borrow_mut().clear();
-        self.remote().inbox.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.remote()
+            .inbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.shared.stacks.flush(&mut self.stacks.borrow_mut());
     }
 }

@@ -41,7 +41,10 @@ fn limits() -> &'static Limits {
             .unwrap_or(1024);
         let headroom = MIN_HEADROOM.max(max_map_count / 16);
         let stacks = max_map_count.saturating_sub(present + headroom) / 2;
-        Limits { max_map_count, stacks }
+        Limits {
+            max_map_count,
+            stacks,
+        }
     })
 }
 
@@ -59,7 +62,9 @@ pub(crate) fn mapped() -> usize {
 pub(crate) fn try_take() -> bool {
     let cap = capacity();
     MAPPED
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < cap).then_some(n + 1))
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < cap).then_some(n + 1)
+        })
         .is_ok()
 }
 

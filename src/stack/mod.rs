@@ -119,7 +119,10 @@ impl GStack {
                 err
             });
         }
-        let stack = GStack { limit: addr as usize, base: addr as usize + len };
+        let stack = GStack {
+            limit: addr as usize,
+            base: addr as usize + len,
+        };
         // SAFETY: the first page of the mapping we just created; nothing uses it.
         let rc = unsafe { libc::mprotect(addr, PAGE, libc::PROT_NONE) };
         if rc != 0 {
@@ -217,7 +220,10 @@ mod tests {
         let err = checked_size(10).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(err.to_string().contains("stack size 10 bytes"));
-        assert_eq!(checked_size(MIN_STACK_SIZE + 1).unwrap(), MIN_STACK_SIZE + PAGE);
+        assert_eq!(
+            checked_size(MIN_STACK_SIZE + 1).unwrap(),
+            MIN_STACK_SIZE + PAGE
+        );
     }
 
     #[test]

@@ -32,8 +32,10 @@ thread_local! {
 }
 
 /// The previous `SIGSEGV` and `SIGBUS` dispositions, chained to for faults that are not ours.
-static mut PREVIOUS: [std::mem::MaybeUninit<libc::sigaction>; 2] =
-    [std::mem::MaybeUninit::uninit(), std::mem::MaybeUninit::uninit()];
+static mut PREVIOUS: [std::mem::MaybeUninit<libc::sigaction>; 2] = [
+    std::mem::MaybeUninit::uninit(),
+    std::mem::MaybeUninit::uninit(),
+];
 
 /// Size of the alternate signal stack each worker installs.
 const ALT_STACK_SIZE: usize = 64 * 1024;
@@ -93,7 +95,11 @@ fn install_alt_stack() {
     if mem == libc::MAP_FAILED {
         return; // overflow then ends in a plain SIGSEGV: still no corruption
     }
-    let stack = libc::stack_t { ss_sp: mem, ss_flags: 0, ss_size: ALT_STACK_SIZE };
+    let stack = libc::stack_t {
+        ss_sp: mem,
+        ss_flags: 0,
+        ss_size: ALT_STACK_SIZE,
+    };
     // SAFETY: `stack` describes the mapping above, valid for the thread's life.
     unsafe { libc::sigaltstack(&stack, std::ptr::null_mut()) };
 }
@@ -169,7 +175,10 @@ struct Line {
 
 impl Line {
     fn new() -> Line {
-        Line { bytes: [0; 512], len: 0 }
+        Line {
+            bytes: [0; 512],
+            len: 0,
+        }
     }
 
     fn push(&mut self, s: &[u8]) {

@@ -1,0 +1,75 @@
+//! Criterion benchmarks of the runtime core: the raw context switch the
+//! runtime is built on, goroutine spawn+join, and yield ping-pong.
+//!
+//! `cargo bench --bench runtime`. Figures go to BENCHMARKS.md as ratios.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+/// One resume + one suspend of a corosensei coroutine (a round trip: two switches).
+fn raw_switch(c: &mut Criterion) {
+    let mut coro: Coroutine<(), (), (), DefaultStack> = Coroutine::new(|y, ()| {
+        loop {
+            y.suspend(());
+        }
+    });
+    c.bench_function("corosensei round trip (2 switches)", |b| {
+        b.iter(|| {
+            let r = coro.resume(());
+            debug_assert!(matches!(r, CoroutineResult::Yield(())));
+            black_box(r);
+        })
+    });
+}
+
+/// Spawn a goroutine and join it, one at a time, on a 1-worker runtime.
+fn spawn_join(c: &mut Criterion) {
+    let rt = ferrogo::Runtime::builder().max_procs(1).build().unwrap();
+    c.bench_function("spawn+join (1 worker, sequential)", |b| {
+        b.iter_custom(|iters| {
+            rt.run(move || {
+                let t = Instant::now();
+                for i in 0..iters {
+                    black_box(ferrogo::go(move || i).join().unwrap());
+                }
+                t.elapsed()
+            })
+        })
+    });
+}
+
+/// Two goroutines yielding to each other; time per yield.
+fn yield_pingpong(c: &mut Criterion) {
+    for procs in [1, 2] {
+        let rt = ferrogo::Runtime::builder()
+            .max_procs(procs)
+            .build()
+            .unwrap();
+        c.bench_function(
+            &format!("yield ping-pong ({procs} workers), per yield"),
+            |b| {
+                b.iter_custom(|iters| {
+                    rt.run(move || {
+                        let t = Instant::now();
+                        let a = ferrogo::go(move || (0..iters).for_each(|_| ferrogo::yield_now()));
+                        let b = ferrogo::go(move || (0..iters).for_each(|_| ferrogo::yield_now()));
+                        a.join().unwrap();
+                        b.join().unwrap();
+                        t.elapsed() / 2
+                    })
+                })
+            },
+        );
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    targets = raw_switch, spawn_join, yield_pingpong
+}
+criterion_main!(benches);
