@@ -276,6 +276,10 @@ impl Runtime {
 }
 
 impl Drop for Runtime {
+    /// Stops the workers: each finishes the goroutine it is running (which
+    /// must reach a runtime call), unwinds the goroutines parked on it, and
+    /// exits. Dropped from one of its own goroutines, the runtime is only
+    /// told to stop (joining its own worker thread would never return).
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
         for i in self.shared.idle.take_all() {
@@ -286,6 +290,10 @@ impl Drop for Runtime {
         }
         if let Some(t) = self.shared.sysmon.get() {
             t.unpark();
+        }
+        if worker::current_shared().is_some_and(|s| std::ptr::eq(s, self.shared)) {
+            LIVE_RUNTIMES.fetch_sub(1, Ordering::SeqCst);
+            return;
         }
         for t in self.threads.drain(..) {
             let _ = t.join();

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Model checking and long stress runs (not part of .ci/run; run before touching the
+# protocols they cover, and record the outcome in your notes).
+#   loom:   the idle-worker protocol (src/runtime/idle.rs) and, once present, the channel core.
+#   stress: FERROGO_STRESS=1 enables the long-running stress tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== loom models"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}" \
+  cargo test --release --lib loom
+echo "== stress tests"
+FERROGO_STRESS=1 cargo test --release -- --test-threads=1
