@@ -88,11 +88,17 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+pub mod chan;
 pub mod debug;
 pub(crate) mod loom;
 pub(crate) mod runtime;
 pub(crate) mod stack;
 
+pub use chan::{
+    IntoIter, Iter, Receiver, RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation,
+    SendError, SendTimeoutError, Sender, TryIter, TryRecvError, TrySelectError, TrySendError, chan,
+    never,
+};
 pub use runtime::WaitReason;
 pub use runtime::blocking::blocking;
 pub use runtime::builder::{Builder, MAXPROCS_ENV, Runtime, RuntimeBuilder, go, run};

@@ -159,11 +159,6 @@ impl Idle {
         }
     }
 
-    /// True while worker `i` is registered as sleeping.
-    pub(crate) fn is_sleeping(&self, i: usize) -> bool {
-        self.sleeping[i].load(Ordering::SeqCst)
-    }
-
     /// True when every worker sleeps and none spins.
     pub(crate) fn all_asleep(&self) -> bool {
         self.nidle.load(Ordering::SeqCst) == self.nworkers

@@ -153,10 +153,3 @@ impl StackPool {
         self.owned.fetch_sub(n, Ordering::Relaxed);
     }
 }
-
-impl LocalPool {
-    /// Stacks cached by this worker.
-    pub(crate) fn len(&self) -> usize {
-        self.stacks.len()
-    }
-}

@@ -1,0 +1,154 @@
+//! Per-operation wait context and the wait-queue entries that point at it.
+//!
+//! # Design
+//!
+//! A blocked channel operation (a plain `send`/`recv`, or a whole `select`)
+//! owns one [`Context`] on its stack. Each case it blocks on puts an [`Entry`]
+//! in that channel's send or receive queue (Go's `sudog`). The entry points at
+//! the context and at the case's value slot, both on the blocked caller's
+//! stack (stackful goroutines keep their stacks in place while parked).
+//!
+//! ## The select slot: exactly one case commits
+//!
+//! `Context::state` is claimed by compare-and-swap, so among all the channels
+//! a select waits on, at most one counterpart ever commits to it:
+//!
+//! ```text
+//!             try_claim(i)              complete(i)
+//!   WAITING ─────────────────▶ CLAIMED(i) ──────────▶ COMPLETE(i)
+//!      │    (a counterpart, under        (same critical section, after
+//!      │     channel i's lock)            moving the value)
+//!      │ try_abort (owner: timeout, or a case turned out ready while registering)
+//!      ▼
+//!   ABORTED
+//! ```
+//!
+//! Invariants (the protocol every queue user follows):
+//! 1. An entry is only read, popped or removed while holding the lock of the
+//!    channel whose queue holds it.
+//! 2. A counterpart that wins `try_claim` moves the value through `slot` and
+//!    calls [`Context::complete`] before releasing that lock; `complete` clones
+//!    the waiter *before* publishing `COMPLETE`, because the owner may return
+//!    and free the context the moment it sees `COMPLETE`.
+//! 3. The owner removes every entry it registered (under each channel's lock)
+//!    before its stack frame ends, on every path including unwinding. Hence an
+//!    entry found in a queue always points at live memory.
+//! 4. Entries whose context is no longer `WAITING` are stale: counterparts
+//!    drop them when they meet them; the owner removes the rest.
+//!
+//! The `Release` store of `COMPLETE(i)` pairs with the owner's `Acquire` load
+//! in [`Context::completed`]: the value written through `slot` is visible to
+//! the owner once it sees the completion.
+//!
+//! Rejected alternatives: a heap-allocated, reference-counted context per
+//! blocking operation (crossbeam's thread-local cached `Arc`) — with
+//! goroutines many contexts are parked on one thread at once, so the cache
+//! misses exactly when it matters; the stack location is free and lives as
+//! long as the operation.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::runtime::park::Waiter;
+
+/// Nobody has committed to this context yet.
+const WAITING: usize = 0;
+/// The owner gave up (timeout, or retry because a case became ready).
+const ABORTED: usize = 1;
+
+/// `CLAIMED(case)`: a counterpart owns the context and is moving the value.
+fn claimed(case: usize) -> usize {
+    2 + 2 * case
+}
+
+/// `COMPLETE(case)`: the value has moved; the owner may return.
+fn complete_state(case: usize) -> usize {
+    3 + 2 * case
+}
+
+/// The shared state of one blocked operation (a `sudog`'s `g` plus `selectDone`).
+///
+/// Public only so the sealed `Case` trait can name it; unreachable by users.
+#[doc(hidden)]
+pub struct Context {
+    /// `WAITING`, `ABORTED`, `CLAIMED(i)` or `COMPLETE(i)`; see the module docs.
+    state: AtomicUsize,
+    /// Who to wake after completing. Read-only after construction.
+    waiter: Waiter,
+}
+
+impl Context {
+    /// A fresh context for the calling goroutine or thread.
+    pub(crate) fn new() -> Context {
+        Context {
+            state: AtomicUsize::new(WAITING),
+            waiter: Waiter::current(),
+        }
+    }
+
+    /// True while no one has claimed or aborted the context.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.state.load(Ordering::Acquire) == WAITING
+    }
+
+    /// Tries to commit the owner to `case`. At most one call ever succeeds
+    /// (or `try_abort` does). Precondition: the caller holds the lock of the
+    /// channel whose queue holds the entry for `case`.
+    #[must_use]
+    pub(crate) fn try_claim(&self, case: usize) -> bool {
+        // AcqRel: serialises with the other claimers and with `try_abort`.
+        self.state
+            .compare_exchange(WAITING, claimed(case), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The owner gives up waiting. `Err(())` means a counterpart claimed the
+    /// context first: the owner must wait for [`Context::completed`].
+    pub(crate) fn try_abort(&self) -> Result<(), ()> {
+        self.state
+            .compare_exchange(WAITING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(|_| ())
+    }
+
+    /// `Some(case)` once a counterpart completed the owner's operation on `case`.
+    pub(crate) fn completed(&self) -> Option<usize> {
+        // Acquire: pairs with the Release store in `complete`, so the value the
+        // counterpart moved through the slot is visible.
+        let s = self.state.load(Ordering::Acquire);
+        (s >= 3 && s % 2 == 1).then(|| (s - 3) / 2)
+    }
+
+    /// Publishes that the claimed operation on `case` finished; returns the
+    /// waiter to wake once the channel lock is released.
+    ///
+    /// # Safety
+    ///
+    /// `cx` points at a live context that the caller claimed for `case` with
+    /// [`Context::try_claim`], and the caller still holds the lock under which
+    /// it claimed. After this call `cx` may dangle: the owner can return as
+    /// soon as it observes the new state.
+    pub(crate) unsafe fn complete(cx: *const Context, case: usize) -> Waiter {
+        // SAFETY: the caller guarantees `cx` is live until the store below;
+        // the owner cannot leave before seeing COMPLETE (invariant 3 and the
+        // claim keeps it waiting).
+        let cx = unsafe { &*cx };
+        // A select never matches its own opposite case (`has_counterpart`
+        // skips the own context); a plain operation has no other case.
+        debug_assert_ne!(cx.waiter.id(), crate::runtime::park::current_id());
+        let waiter = cx.waiter.clone();
+        // Release: pairs with the Acquire in `completed` (publishes the slot write).
+        cx.state.store(complete_state(case), Ordering::Release);
+        waiter
+    }
+}
+
+/// One blocked case in a channel's send or receive queue (a `sudog`).
+pub(crate) struct Entry<T> {
+    /// The owner's context; live while the entry is queued (invariant 3).
+    pub(crate) cx: *const Context,
+    /// The owner's value slot: holds the offered value for a send, receives
+    /// the value (or stays `None` on close) for a receive. Written only by
+    /// the counterpart that claimed `cx`, under the channel lock.
+    pub(crate) slot: *mut Option<T>,
+    /// The case index inside the owner's select (0 for a plain operation).
+    pub(crate) case: usize,
+}

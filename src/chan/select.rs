@@ -1,0 +1,768 @@
+//! `select`: wait on several channel operations, commit exactly one.
+//!
+//! # Design
+//!
+//! Each operation is a *case* ([`RecvCase`], [`SendCase`]) behind the sealed
+//! [`Case`] trait: `try_complete` (non-blocking attempt), `register` /
+//! `unregister` (queue an entry on the channel). [`run`] drives any slice of
+//! cases; both the `select!` macro (cases on the caller's stack, no
+//! allocation) and the dynamic [`Select`] builder (boxed cases) use it.
+//! A new kind of case implements the trait; `run` never changes.
+//!
+//! The algorithm (Go's `selectgo`, with crossbeam's register-then-check):
+//!
+//! 1. Order the cases: a uniformly random permutation (Fisher–Yates with a
+//!    thread-local xorshift), or declaration order when biased. The first
+//!    ready case in a uniform permutation is uniform among the ready ones.
+//! 2. Poll: `try_complete` each case in order; the first that succeeds wins.
+//!    A closed channel's receive is always ready (it yields `None`); a send on
+//!    a closed channel is ready too (it fails, handing the value back).
+//! 3. Nothing ready: `default` (or an expired `after`) wins.
+//! 4. Block: make one [`Context`] on the stack and register it on every case,
+//!    in order. Registration re-checks readiness under that channel's lock;
+//!    if a case turned ready in between, the owner aborts its context,
+//!    unregisters and goes back to 2 (a counterpart that claimed the context
+//!    first wins instead). Then park once until a counterpart commits one case
+//!    (CAS on the context, see `context.rs`), or the deadline passes and the
+//!    owner's own abort CAS succeeds.
+//! 5. Unregister every case (taking each lock), which guarantees no
+//!    counterpart touches a slot afterwards; return the winning index.
+//!
+//! Exactly one case commits: a case commits only by winning the context CAS
+//! (blocked path) or by completing in step 2 before any context exists. A send
+//! case that did not commit still owns its value in its slot; it is dropped
+//! with the case (or kept for the next round in a reused [`Select`]).
+//!
+//! Rejected alternative: Go's lock-all-channels-in-address-order. It makes
+//! poll+register atomic, but needs a sorted lock order over heterogeneous
+//! channels and holds many locks at once; register-then-check needs one lock
+//! at a time and costs a retry only on a race.
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::DerefMut;
+use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::channel::{Queue, TryRecv, TrySend};
+use super::context::Context;
+use super::{Receiver, SendError, Sender};
+use crate::runtime::park::{self, WaitReason};
+
+mod sealed {
+    /// Only this module's cases may implement `Case` (they keep its safety contract).
+    pub trait Sealed {}
+}
+
+/// One operation of a select (implementation detail of `select!`/[`Select`]).
+///
+/// The trait is sealed: `run` relies on every implementation removing its
+/// entries in `unregister`.
+#[doc(hidden)]
+pub trait Case: sealed::Sealed {
+    /// Attempts the operation without blocking; true if it finished (the
+    /// outcome is stored in the case).
+    fn try_complete(&mut self) -> bool;
+    /// Queues `cx` as case `index`, unless the operation could proceed now,
+    /// in which case it returns true and queues nothing. The case must not be
+    /// moved until `unregister` has been called.
+    fn register(&mut self, cx: &Context, index: usize) -> bool;
+    /// Removes the entry queued by `register`, if a counterpart did not pop it.
+    fn unregister(&mut self, cx: &Context, index: usize);
+    /// Records that this case won (read by the `select!` arms).
+    fn mark_selected(&mut self);
+    /// Identity of the channel, for [`SelectedOperation`]'s checks (null: never).
+    fn chan_id(&self) -> *const ();
+    /// True for a receive case.
+    fn is_recv(&self) -> bool;
+}
+
+/// A receive case: `recv(rx) -> v`.
+#[doc(hidden)]
+pub struct RecvCase<'a, T> {
+    /// The receiver polled.
+    rx: &'a Receiver<T>,
+    /// The received value after completion; `None` after completion means
+    /// "closed". Written by a counterpart while registered.
+    slot: Option<T>,
+    /// Set by `run` when this case won.
+    selected: bool,
+}
+
+/// A send case: `send(tx, value) -> res`.
+#[doc(hidden)]
+pub struct SendCase<'a, T> {
+    /// The sender used.
+    tx: &'a Sender<T>,
+    /// The value offered; taken by the receiver that commits. `Some` after
+    /// completion means the send failed (closed). `None` before a round means
+    /// the case is spent (never ready).
+    slot: Option<T>,
+    /// Set by `run` when this case won.
+    selected: bool,
+}
+
+impl<'a, T> RecvCase<'a, T> {
+    /// A case receiving from `rx`.
+    pub fn new(rx: &'a Receiver<T>) -> Self {
+        RecvCase {
+            rx,
+            slot: None,
+            selected: false,
+        }
+    }
+
+    /// True if this case won the select.
+    pub fn __is_selected(&self) -> bool {
+        self.selected
+    }
+
+    /// The outcome: `Some(v)`, or `None` when the channel is closed.
+    pub fn __take(&mut self) -> Option<T> {
+        self.slot.take()
+    }
+}
+
+impl<'a, T> SendCase<'a, T> {
+    /// A case sending `value` on `tx`.
+    pub fn new(tx: &'a Sender<T>, value: T) -> Self {
+        SendCase {
+            tx,
+            slot: Some(value),
+            selected: false,
+        }
+    }
+
+    /// True if this case won the select.
+    pub fn __is_selected(&self) -> bool {
+        self.selected
+    }
+
+    /// The outcome: `Ok(())`, or the value back when the channel is closed.
+    pub fn __take(&mut self) -> Result<(), SendError<T>> {
+        match self.slot.take() {
+            None => Ok(()),
+            Some(v) => Err(SendError(v)),
+        }
+    }
+}
+
+impl<T> sealed::Sealed for RecvCase<'_, T> {}
+impl<T> sealed::Sealed for SendCase<'_, T> {}
+
+impl<T> Case for RecvCase<'_, T> {
+    fn try_complete(&mut self) -> bool {
+        let Some(chan) = self.rx.chan() else {
+            return false;
+        };
+        match chan.try_recv() {
+            TryRecv::Got(v, _) => {
+                self.slot = Some(v);
+                true
+            }
+            TryRecv::Closed => {
+                self.slot = None;
+                true
+            }
+            TryRecv::Empty => false,
+        }
+    }
+
+    fn register(&mut self, cx: &Context, index: usize) -> bool {
+        let Some(chan) = self.rx.chan() else {
+            return false;
+        };
+        debug_assert!(self.slot.is_none());
+        // SAFETY: `run` keeps this case in place and calls `unregister` before
+        // touching the slot again or returning (also on unwind), and the slot
+        // starts as `None` as a receive entry requires.
+        unsafe { chan.register(Queue::Recv, cx, &raw mut self.slot, index) }
+    }
+
+    fn unregister(&mut self, cx: &Context, index: usize) {
+        if let Some(chan) = self.rx.chan() {
+            chan.unregister(Queue::Recv, cx, index);
+        }
+    }
+
+    fn mark_selected(&mut self) {
+        self.selected = true;
+    }
+
+    fn chan_id(&self) -> *const () {
+        self.rx
+            .chan()
+            .map_or(ptr::null(), |c| std::sync::Arc::as_ptr(c).cast())
+    }
+
+    fn is_recv(&self) -> bool {
+        true
+    }
+}
+
+impl<T> Case for SendCase<'_, T> {
+    fn try_complete(&mut self) -> bool {
+        let Some(value) = self.slot.take() else {
+            return false;
+        };
+        match self.tx.chan().try_send(value) {
+            TrySend::Sent(_) => true,
+            TrySend::Closed(v) => {
+                self.slot = Some(v);
+                true
+            }
+            TrySend::Full(v) => {
+                self.slot = Some(v);
+                false
+            }
+        }
+    }
+
+    fn register(&mut self, cx: &Context, index: usize) -> bool {
+        if self.slot.is_none() {
+            return false; // spent: behaves like a nil channel
+        }
+        // SAFETY: as for `RecvCase::register`; the slot holds `Some(value)` as a
+        // send entry requires.
+        unsafe {
+            self.tx
+                .chan()
+                .register(Queue::Send, cx, &raw mut self.slot, index)
+        }
+    }
+
+    fn unregister(&mut self, cx: &Context, index: usize) {
+        self.tx.chan().unregister(Queue::Send, cx, index);
+    }
+
+    fn mark_selected(&mut self) {
+        self.selected = true;
+    }
+
+    fn chan_id(&self) -> *const () {
+        std::sync::Arc::as_ptr(self.tx.chan()).cast()
+    }
+
+    fn is_recv(&self) -> bool {
+        false
+    }
+}
+
+/// When a select stops waiting.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum Timeout {
+    /// Never: block until a case commits.
+    Never,
+    /// Now: poll once (`default`).
+    Now,
+    /// At the instant (`after`).
+    At(Instant),
+}
+
+impl Timeout {
+    /// `after(d)`: a deadline `d` from now; `Duration::MAX` (overflow) means never.
+    pub fn after(d: Duration) -> Timeout {
+        if d.is_zero() {
+            return Timeout::Now;
+        }
+        Instant::now()
+            .checked_add(d)
+            .map_or(Timeout::Never, Timeout::At)
+    }
+}
+
+thread_local! {
+    /// xorshift64* state for case shuffling; any nonzero seed works.
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A cheap per-thread random number (xorshift64*), seeded lazily.
+fn next_random() -> u64 {
+    RNG.with(|s| {
+        let mut x = s.get();
+        if x == 0 {
+            // Seed: a per-thread Weyl sequence step mixed with a stack address
+            // (ASLR). Needs only to differ between threads and runs; no clock,
+            // so it also runs under Miri's isolation.
+            static SEEDS: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+            let local = 0u8;
+            x = SEEDS.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+                ^ (&raw const local as usize as u64).rotate_left(29);
+            x |= 1;
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        s.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+}
+
+/// Uniform in `0..n` (multiply-shift; `n > 0`).
+fn random_below(n: usize) -> usize {
+    ((u128::from(next_random()) * n as u128) >> 64) as usize
+}
+
+/// Orders up to this many cases without allocating.
+const INLINE_CASES: usize = 32;
+
+/// Unregisters the registered prefix of a round on every exit (context invariant 3).
+struct Round<'r, C: DerefMut<Target = D>, D: Case + ?Sized> {
+    /// All cases.
+    cases: &'r mut [C],
+    /// The visiting order.
+    order: &'r [u32],
+    /// How many cases (in `order`) have an entry queued.
+    registered: usize,
+    /// The round's context.
+    cx: &'r Context,
+    /// `D` is only named through `C`.
+    _d: PhantomData<fn(&D)>,
+}
+
+impl<C: DerefMut<Target = D>, D: Case + ?Sized> Drop for Round<'_, C, D> {
+    fn drop(&mut self) {
+        for &i in &self.order[..self.registered] {
+            self.cases[i as usize].unregister(self.cx, i as usize);
+        }
+    }
+}
+
+/// Runs a select over `cases`; `Some(i)` when case `i` committed (and was
+/// marked selected), `None` for `default`/timeout. Used by `select!`.
+#[doc(hidden)]
+pub fn run<C, D>(cases: &mut [C], timeout: Timeout, biased: bool) -> Option<usize>
+where
+    C: DerefMut<Target = D>,
+    D: Case + ?Sized,
+{
+    // A select is a preemption point (the slice may be used up).
+    crate::runtime::checkpoint();
+    let n = cases.len();
+    let mut inline = [0u32; INLINE_CASES];
+    let mut heap = Vec::new();
+    let order: &mut [u32] = if n <= INLINE_CASES {
+        &mut inline[..n]
+    } else {
+        heap.resize(n, 0);
+        &mut heap
+    };
+    for (i, o) in order.iter_mut().enumerate() {
+        *o = i as u32;
+    }
+    if !biased {
+        for i in (1..n).rev() {
+            order.swap(i, random_below(i + 1));
+        }
+    }
+    let order: &[u32] = order;
+    let reason = if n == 0 {
+        WaitReason::SelectNoCases
+    } else {
+        WaitReason::Select
+    };
+
+    loop {
+        // 2. Poll.
+        for &i in order {
+            if cases[i as usize].try_complete() {
+                cases[i as usize].mark_selected();
+                return Some(i as usize);
+            }
+        }
+        // 3. Nothing ready.
+        let deadline = match timeout {
+            Timeout::Now => return None,
+            Timeout::At(d) if Instant::now() >= d => return None,
+            Timeout::At(d) => Some(d),
+            Timeout::Never => None,
+        };
+        // 4. Register on every case, then park once.
+        let cx = Context::new();
+        let mut round = Round {
+            cases: &mut *cases,
+            order,
+            registered: 0,
+            cx: &cx,
+            _d: PhantomData,
+        };
+        let mut turned_ready = false;
+        for &i in order {
+            if round.cases[i as usize].register(&cx, i as usize) {
+                turned_ready = true;
+                break;
+            }
+            round.registered += 1;
+        }
+        let mut outcome = None;
+        if turned_ready && cx.try_abort().is_ok() {
+            // Retry the poll; `round` unregisters on drop.
+        } else {
+            outcome = loop {
+                if let Some(i) = cx.completed() {
+                    break Some(i);
+                }
+                match deadline {
+                    Some(d) if Instant::now() >= d => {
+                        if cx.try_abort().is_ok() {
+                            break None;
+                        }
+                        // Claimed: the counterpart completes and wakes us.
+                        park::park(reason);
+                    }
+                    Some(d) => park::park_until(reason, d),
+                    None => park::park(reason),
+                }
+            };
+            if outcome.is_none() {
+                // 5. Timed out.
+                drop(round);
+                return None;
+            }
+        }
+        // 5. Unregister everything (no counterpart touches a slot afterwards).
+        drop(round);
+        if let Some(i) = outcome {
+            cases[i].mark_selected();
+            return Some(i);
+        }
+    }
+}
+
+/// [`Select::try_select`] found no ready case.
+///
+/// ```
+/// let (_tx, rx) = ferrogo::chan::<i32>(0);
+/// let mut sel = ferrogo::Select::new();
+/// sel.recv(&rx);
+/// assert!(sel.try_select().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrySelectError;
+
+/// [`Select::select_timeout`] timed out.
+///
+/// ```
+/// use std::time::Duration;
+/// let (_tx, rx) = ferrogo::chan::<i32>(0);
+/// let mut sel = ferrogo::Select::new();
+/// sel.recv(&rx);
+/// assert!(sel.select_timeout(Duration::from_millis(1)).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SelectTimeoutError;
+
+impl fmt::Display for TrySelectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no select case was ready")
+    }
+}
+
+impl fmt::Display for SelectTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting on select")
+    }
+}
+
+impl std::error::Error for TrySelectError {}
+impl std::error::Error for SelectTimeoutError {}
+
+/// A dynamic N-way select (like `crossbeam_channel::Select`), for when the
+/// set of channels is only known at run time. Add cases, wait for one, then
+/// finish it through the returned [`SelectedOperation`].
+///
+/// A send case carries its value from the start; the select moves it only if
+/// that case commits. A committed send case is spent (never ready again); an
+/// unselected one keeps its value for the next round, and drops it with the
+/// `Select`. Reusing a `Select` in a loop costs no allocation per round.
+///
+/// ```
+/// use ferrogo::Select;
+/// let (tx1, rx1) = ferrogo::chan::<i32>(1);
+/// let (_tx2, rx2) = ferrogo::chan::<&str>(1);
+/// tx1.send(10).unwrap();
+///
+/// let mut sel = Select::new();
+/// let a = sel.recv(&rx1);
+/// let b = sel.recv(&rx2);
+/// let op = sel.select();
+/// match op.index() {
+///     i if i == a => assert_eq!(op.recv(&rx1), Some(10)),
+///     i if i == b => unreachable!(),
+///     _ => unreachable!(),
+/// }
+/// ```
+pub struct Select<'a> {
+    /// The cases, in declaration order (index = position).
+    cases: Vec<Box<dyn Case + 'a>>,
+    /// Poll in declaration order instead of a random order.
+    biased: bool,
+}
+
+impl<'a> Default for Select<'a> {
+    fn default() -> Self {
+        Select::new()
+    }
+}
+
+impl fmt::Debug for Select<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Select")
+            .field("cases", &self.cases.len())
+            .field("biased", &self.biased)
+            .finish()
+    }
+}
+
+impl<'a> Select<'a> {
+    /// An empty select that picks uniformly among ready cases.
+    ///
+    /// ```
+    /// let sel = ferrogo::Select::new();
+    /// # drop(sel);
+    /// ```
+    pub fn new() -> Self {
+        Select {
+            cases: Vec::new(),
+            biased: false,
+        }
+    }
+
+    /// An empty select that prefers earlier cases when several are ready
+    /// (opt-in; can starve later cases).
+    ///
+    /// ```
+    /// let (tx1, rx1) = ferrogo::chan(1);
+    /// let (tx2, rx2) = ferrogo::chan(1);
+    /// tx1.send(1).unwrap();
+    /// tx2.send(2).unwrap();
+    /// let mut sel = ferrogo::Select::new_biased();
+    /// let first = sel.recv(&rx1);
+    /// sel.recv(&rx2);
+    /// let op = sel.select();
+    /// assert_eq!(op.index(), first);
+    /// assert_eq!(op.recv(&rx1), Some(1));
+    /// ```
+    pub fn new_biased() -> Self {
+        Select {
+            cases: Vec::new(),
+            biased: true,
+        }
+    }
+
+    /// Switches biased mode on or off.
+    ///
+    /// ```
+    /// let mut sel = ferrogo::Select::new();
+    /// sel.biased(true);
+    /// ```
+    pub fn biased(&mut self, biased: bool) -> &mut Self {
+        self.biased = biased;
+        self
+    }
+
+    /// Adds a receive case; returns its index.
+    ///
+    /// ```
+    /// let (_tx, rx) = ferrogo::chan::<u8>(1);
+    /// let mut sel = ferrogo::Select::new();
+    /// assert_eq!(sel.recv(&rx), 0);
+    /// ```
+    pub fn recv<T>(&mut self, rx: &'a Receiver<T>) -> usize {
+        self.cases.push(Box::new(RecvCase::new(rx)));
+        self.cases.len() - 1
+    }
+
+    /// Adds a send case offering `value`; returns its index.
+    ///
+    /// ```
+    /// let (tx, rx) = ferrogo::chan(1);
+    /// let mut sel = ferrogo::Select::new();
+    /// let i = sel.send(&tx, 5);
+    /// let op = sel.select();
+    /// assert_eq!(op.index(), i);
+    /// op.send(&tx).unwrap();
+    /// assert_eq!(rx.recv(), Some(5));
+    /// ```
+    pub fn send<T: 'a>(&mut self, tx: &'a Sender<T>, value: T) -> usize {
+        self.cases.push(Box::new(SendCase::new(tx, value)));
+        self.cases.len() - 1
+    }
+
+    /// Blocks until one case commits. With no cases it blocks forever.
+    ///
+    /// ```
+    /// let (tx, rx) = ferrogo::chan(0);
+    /// ferrogo::go(move || tx.send(1).unwrap());
+    /// let mut sel = ferrogo::Select::new();
+    /// sel.recv(&rx);
+    /// assert_eq!(sel.select().recv(&rx), Some(1));
+    /// ```
+    pub fn select(&mut self) -> SelectedOperation<'_, 'a> {
+        let index = run(&mut self.cases, Timeout::Never, self.biased)
+            .expect("ferrogo: blocking select returned without a case");
+        SelectedOperation { sel: self, index }
+    }
+
+    /// Commits a case that is ready now, or fails.
+    ///
+    /// ```
+    /// let (tx, rx) = ferrogo::chan(1);
+    /// tx.send(1).unwrap();
+    /// let mut sel = ferrogo::Select::new();
+    /// sel.recv(&rx);
+    /// assert_eq!(sel.try_select().unwrap().recv(&rx), Some(1));
+    /// ```
+    pub fn try_select(&mut self) -> Result<SelectedOperation<'_, 'a>, TrySelectError> {
+        match run(&mut self.cases, Timeout::Now, self.biased) {
+            Some(index) => Ok(SelectedOperation { sel: self, index }),
+            None => Err(TrySelectError),
+        }
+    }
+
+    /// Blocks until one case commits or `timeout` passes (`Duration::MAX`: forever).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, rx) = ferrogo::chan(1);
+    /// let mut sel = ferrogo::Select::new();
+    /// sel.send(&tx, 1);
+    /// assert!(sel.select_timeout(Duration::from_secs(1)).is_ok());
+    /// # drop(rx);
+    /// ```
+    pub fn select_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<SelectedOperation<'_, 'a>, SelectTimeoutError> {
+        match run(&mut self.cases, Timeout::after(timeout), self.biased) {
+            Some(index) => Ok(SelectedOperation { sel: self, index }),
+            None => Err(SelectTimeoutError),
+        }
+    }
+
+    /// Blocks until one case commits or `deadline` passes.
+    ///
+    /// ```
+    /// let (_tx, rx) = ferrogo::chan::<()>(0);
+    /// let mut sel = ferrogo::Select::new();
+    /// sel.recv(&rx);
+    /// assert!(sel.select_deadline(std::time::Instant::now()).is_err());
+    /// ```
+    pub fn select_deadline(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<SelectedOperation<'_, 'a>, SelectTimeoutError> {
+        match run(&mut self.cases, Timeout::At(deadline), self.biased) {
+            Some(index) => Ok(SelectedOperation { sel: self, index }),
+            None => Err(SelectTimeoutError),
+        }
+    }
+}
+
+/// The case a [`Select`] committed. Its operation already happened; collect
+/// the outcome with [`recv`](SelectedOperation::recv) or
+/// [`send`](SelectedOperation::send), passing the same handle used to add the
+/// case. Dropping it without collecting drops a received value.
+///
+/// ```
+/// let (tx, rx) = ferrogo::chan::<u8>(1);
+/// drop(tx);
+/// let mut sel = ferrogo::Select::new();
+/// sel.recv(&rx);
+/// assert_eq!(sel.select().recv(&rx), None); // closed
+/// ```
+pub struct SelectedOperation<'s, 'a> {
+    /// The select that ran.
+    sel: &'s mut Select<'a>,
+    /// The committed case.
+    index: usize,
+}
+
+impl fmt::Debug for SelectedOperation<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SelectedOperation")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+impl SelectedOperation<'_, '_> {
+    /// Index of the committed case (as returned when it was added).
+    ///
+    /// ```
+    /// let (tx, rx) = ferrogo::chan(1);
+    /// tx.send(()).unwrap();
+    /// let mut sel = ferrogo::Select::new();
+    /// let i = sel.recv(&rx);
+    /// assert_eq!(sel.select().index(), i);
+    /// ```
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The outcome of the committed receive case: `Some(v)`, or `None` if the
+    /// channel was closed.
+    ///
+    /// # Panics
+    ///
+    /// If the committed case is not a receive on `rx`'s channel.
+    ///
+    /// ```
+    /// let (tx, rx) = ferrogo::chan(1);
+    /// tx.send('x').unwrap();
+    /// let mut sel = ferrogo::Select::new();
+    /// sel.recv(&rx);
+    /// assert_eq!(sel.select().recv(&rx), Some('x'));
+    /// ```
+    pub fn recv<T>(self, rx: &Receiver<T>) -> Option<T> {
+        let case = &mut self.sel.cases[self.index];
+        let id = rx
+            .chan()
+            .map_or(ptr::null(), |c| std::sync::Arc::as_ptr(c).cast::<()>());
+        assert!(
+            case.is_recv() && !id.is_null() && ptr::eq(case.chan_id(), id),
+            "ferrogo: SelectedOperation::recv called with a receiver that was not selected"
+        );
+        let raw: *mut (dyn Case + '_) = &mut **case;
+        // SAFETY: the case is a `RecvCase<'_, U>` (`is_recv`) on the channel
+        // allocation at `id`. `rx` borrows a live `Arc<Chan<T>>` at the same
+        // address while the case's receiver keeps its `Arc<Chan<U>>` alive, so
+        // both name one allocation and `U == T`. The lifetime parameter is
+        // irrelevant to the layout and only shortened.
+        let case = unsafe { &mut *raw.cast::<RecvCase<'_, T>>() };
+        case.slot.take()
+    }
+
+    /// The outcome of the committed send case: `Ok(())`, or the value back
+    /// if the channel was closed (or every receiver gone).
+    ///
+    /// # Panics
+    ///
+    /// If the committed case is not a send on `tx`'s channel.
+    ///
+    /// ```
+    /// let (tx, rx) = ferrogo::chan(1);
+    /// rx.close();
+    /// let mut sel = ferrogo::Select::new();
+    /// sel.send(&tx, 9);
+    /// assert_eq!(sel.select().send(&tx).unwrap_err().into_inner(), 9);
+    /// ```
+    pub fn send<T>(self, tx: &Sender<T>) -> Result<(), SendError<T>> {
+        let case = &mut self.sel.cases[self.index];
+        let id = std::sync::Arc::as_ptr(tx.chan()).cast::<()>();
+        assert!(
+            !case.is_recv() && ptr::eq(case.chan_id(), id),
+            "ferrogo: SelectedOperation::send called with a sender that was not selected"
+        );
+        let raw: *mut (dyn Case + '_) = &mut **case;
+        // SAFETY: as in `recv`: a `SendCase<'_, U>` on the same live channel
+        // allocation as `tx`, hence `U == T`.
+        let case = unsafe { &mut *raw.cast::<SendCase<'_, T>>() };
+        match case.slot.take() {
+            None => Ok(()),
+            Some(v) => Err(SendError(v)),
+        }
+    }
+}
