@@ -3,6 +3,8 @@
 //!
 //! `cargo bench --bench runtime`. Figures go to BENCHMARKS.md as ratios.
 
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -89,10 +89,12 @@
 #![warn(missing_docs)]
 
 pub mod chan;
+pub mod context;
 pub mod debug;
 pub(crate) mod loom;
 pub(crate) mod runtime;
 pub(crate) mod stack;
+pub mod time;
 
 pub use chan::{
     IntoIter, Iter, Receiver, RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation,

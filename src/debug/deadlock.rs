@@ -47,8 +47,7 @@ impl Detector {
     /// One sysmon tick.
     pub(crate) fn tick(&mut self, shared: &Shared) {
         let now = quiet(shared);
-        if now.is_some() && now == self.last {
-            let q = now.expect("checked");
+        if let Some(q) = now.filter(|q| Some(*q) == self.last) {
             if q.starved > 0 {
                 crate::debug::report::fatal_exit(&stack_report(shared));
             }
@@ -66,10 +65,9 @@ fn quiet(shared: &Shared) -> Option<Quiet> {
         || LIVE_RUNTIMES.load(Ordering::SeqCst) != 1
         || blocking::in_flight() > 0
         || shared.has_shared_work()
-        || shared
-            .remotes
-            .iter()
-            .any(|r| r.timers.load(Ordering::SeqCst) > 0)
+        || shared.remotes.iter().any(|r| {
+            r.timers.load(Ordering::SeqCst) > 0 || r.incoming_len.load(Ordering::SeqCst) > 0
+        })
     {
         return None;
     }

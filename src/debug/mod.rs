@@ -39,7 +39,7 @@ pub struct GoroutineInfo {
 pub fn goroutines() -> Vec<GoroutineInfo> {
     let shared = crate::runtime::worker::current_shared()
         .unwrap_or_else(crate::runtime::builder::global_shared);
-    snapshot(&shared)
+    snapshot(shared)
         .into_iter()
         .map(|(w, g)| info(w, &g))
         .collect()
@@ -99,7 +99,7 @@ pub struct Metrics {
 pub fn metrics() -> Metrics {
     let shared = crate::runtime::worker::current_shared()
         .unwrap_or_else(crate::runtime::builder::global_shared);
-    metrics_of(&shared)
+    metrics_of(shared)
 }
 
 pub(crate) fn metrics_of(shared: &Shared) -> Metrics {

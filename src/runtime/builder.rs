@@ -390,13 +390,11 @@ where
 /// value; the deadlock detector is armed meanwhile (see [`Runtime::run`]).
 ///
 /// ```
-/// fn main() {
-///     let n = ferrogo::run(|| {
-///         let hs: Vec<_> = (0..10).map(|i| ferrogo::go(move || i * i)).collect();
-///         hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>()
-///     });
-///     assert_eq!(n, 285);
-/// }
+/// let n = ferrogo::run(|| {
+///     let hs: Vec<_> = (0..10).map(|i| ferrogo::go(move || i * i)).collect();
+///     hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>()
+/// });
+/// assert_eq!(n, 285);
 /// ```
 pub fn run<F, T>(f: F) -> T
 where

@@ -80,8 +80,11 @@ impl GRef {
 /// Why a goroutine hands control back to its worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Switch {
-    /// Still runnable: requeue it behind the others (yield_now, preemption).
+    /// Still runnable: requeue it behind the others (`yield_now`).
     Yield,
+    /// Used up its time slice (`checkpoint` saw sysmon's request): requeue
+    /// it behind the others and let work from outside the worker in first.
+    Preempt,
     /// Wants to park: the worker commits the park (or requeues it at once if
     /// a wake already arrived).
     Park,

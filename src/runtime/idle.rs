@@ -77,7 +77,9 @@ impl Idle {
     /// was the last spinner. A spinner that gives up must re-check the
     /// queues afterwards (see the module comment).
     pub(crate) fn stop_spinning(&self) -> bool {
-        self.nspinning.fetch_sub(1, Ordering::SeqCst) == 1
+        let before = self.nspinning.fetch_sub(1, Ordering::SeqCst);
+        debug_assert!(before > 0, "ferrogo: nspinning underflow");
+        before == 1
     }
 
     /// Producer side: new work is visible; if nobody is spinning and someone
@@ -124,6 +126,10 @@ impl Idle {
         match sleepers.iter().position(|&w| w == i) {
             Some(pos) => {
                 sleepers.swap_remove(pos);
+                // The woken worker counts as spinning, like one woken by
+                // `notify_one`: its `end_sleep` returns true and it will
+                // `stop_spinning` when it finds work.
+                self.nspinning.fetch_add(1, Ordering::SeqCst);
                 self.nidle.fetch_sub(1, Ordering::SeqCst);
                 self.sleeping[i].store(false, Ordering::SeqCst);
                 true
@@ -165,11 +171,14 @@ impl Idle {
             && self.nspinning.load(Ordering::SeqCst) == 0
     }
 
-    /// Indices of all sleeping workers (shutdown wakes them all).
+    /// Takes every sleeping worker out of `sleepers` (each then counts as
+    /// spinning); the caller unparks them (shutdown, tests).
     pub(crate) fn take_all(&self) -> Vec<usize> {
         let mut sleepers = lock(&self.sleepers);
         let all: Vec<usize> = std::mem::take(&mut *sleepers);
         for &i in &all {
+            // Counted as spinning, like every worker taken out of `sleepers`.
+            self.nspinning.fetch_add(1, Ordering::SeqCst);
             self.sleeping[i].store(false, Ordering::SeqCst);
             self.nidle.fetch_sub(1, Ordering::SeqCst);
         }

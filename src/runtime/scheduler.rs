@@ -77,6 +77,10 @@ pub(crate) struct Remote {
     pub(crate) live: AtomicIsize,
     /// Timers pending in the worker's heap (read by the deadlock detector).
     pub(crate) timers: AtomicUsize,
+    /// Timers armed by plain threads for this worker, not yet in its heap.
+    pub(crate) incoming: Mutex<Vec<super::timer::Entry>>,
+    /// `incoming.len()`, readable without the lock.
+    pub(crate) incoming_len: AtomicUsize,
     /// Unstarted goroutines waiting here for a stack.
     pub(crate) starved: AtomicUsize,
     /// Started goroutines homed here (for shutdown and reports).
@@ -166,6 +170,8 @@ impl Shared {
                         preempt: AtomicBool::new(false),
                         live: AtomicIsize::new(0),
                         timers: AtomicUsize::new(0),
+                        incoming: Mutex::new(Vec::new()),
+                        incoming_len: AtomicUsize::new(0),
                         starved: AtomicUsize::new(0),
                         registry: Mutex::new(Registry::default()),
                     })

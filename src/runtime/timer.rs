@@ -1,94 +1,207 @@
-//! A worker's timers: the deadlines of goroutines parked with `park_until`.
+//! A worker's timers: a 4-ary min-heap of deadlines with what to do at each.
 //!
-//! Each worker keeps a min-heap of `(deadline, goroutine, park generation)`.
-//! Only goroutines homed on the worker arm timers there, and only the worker
-//! fires them, so the heap needs no lock. A timer is never removed when its
-//! goroutine is woken early: when it fires, it wakes the goroutine only if
-//! the goroutine is still in the same park (`park_gen` unchanged), and is
-//! otherwise discarded. The worker sleeps no longer than its earliest deadline.
+//! Two kinds of timer live here:
+//! * **park deadlines** (`Action::Wake`): a goroutine parked with
+//!   `park_until`. Only goroutines homed on the worker arm them there.
+//! * **`time::Timer`/`Ticker`/`after`/`after_func`** (`Action::Fire`): armed by
+//!   the goroutine that creates or resets them (on its worker's heap), or by a
+//!   plain thread (through a worker's `incoming` list, under a lock, which the
+//!   worker drains into its heap).
 //!
-//! (The full timer subsystem — `time::Timer`, `Ticker`, stop/reset, a 4-ary
-//! heap — builds on this in `ferrogo::time`.)
+//! Entries are never removed early. Each carries the generation of what it
+//! was armed for; when it fires, it acts only if that generation is still
+//! current (the goroutine is still in the same park; the timer was not
+//! stopped or reset since), and is otherwise dropped. A timer reset to a later
+//! deadline keeps its entry, which fires early and re-arms itself (Go's
+//! "modified later" trick), so resetting a timer in a loop does not grow the
+//! heap.
+//!
+//! Only the worker touches its heap, so it needs no lock. The worker sleeps no
+//! longer than its earliest deadline.
+//!
+//! Why 4-ary: sift-down does a quarter of the levels of a binary heap with
+//! children on one cache line; measured 1.4–1.6× faster than `BinaryHeap` at
+//! 100k–1M pending timers on this machine (brief).
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::g::GRef;
+use crate::time::TimerCore;
+
+/// What a timer does when it fires.
+pub(crate) enum Action {
+    /// Wake goroutine `g` if it is still in park number `generation`.
+    Wake {
+        /// The parked goroutine.
+        g: GRef,
+        /// Its `park_gen` when armed.
+        generation: u64,
+    },
+    /// Fire a `time` timer if it was not stopped or reset since.
+    Fire {
+        /// The timer.
+        t: Arc<TimerCore>,
+        /// Its generation when armed.
+        generation: u64,
+    },
+}
 
 /// One armed timer.
-struct Entry {
+pub(crate) struct Entry {
     /// When it fires.
-    deadline: Instant,
+    pub(crate) deadline: Instant,
     /// Tie-breaker keeping equal deadlines in arming order.
     seq: u64,
-    /// The goroutine to wake.
-    g: GRef,
-    /// The goroutine's `park_gen` when armed.
-    generation: u64,
+    /// What to do.
+    pub(crate) action: Action,
 }
 
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+impl Entry {
+    pub(crate) fn new(deadline: Instant, action: Action) -> Entry {
+        Entry {
+            deadline,
+            seq: 0,
+            action,
+        }
+    }
+
+    fn key(&self) -> (Instant, u64) {
+        (self.deadline, self.seq)
     }
 }
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap and we want the earliest first.
-        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
-    }
-}
+
+/// Children per node.
+const ARITY: usize = 4;
 
 /// The timer heap of one worker. Owner thread only.
 #[derive(Default)]
 pub(crate) struct Timers {
-    heap: BinaryHeap<Entry>,
+    /// 4-ary min-heap on `(deadline, seq)`.
+    heap: Vec<Entry>,
+    /// Next `seq`.
     seq: u64,
 }
 
 impl Timers {
     /// Arms a timer for `g`'s current park.
-    pub(crate) fn arm(&mut self, deadline: Instant, g: GRef) {
-        self.seq += 1;
+    pub(crate) fn arm_wake(&mut self, deadline: Instant, g: GRef) {
         let generation = g.park_gen.get();
-        self.heap.push(Entry {
-            deadline,
-            seq: self.seq,
-            g,
-            generation,
-        });
+        self.push(Entry::new(deadline, Action::Wake { g, generation }));
     }
 
-    /// Number of armed timers.
+    /// Adds an entry.
+    pub(crate) fn push(&mut self, mut e: Entry) {
+        self.seq += 1;
+        e.seq = self.seq;
+        self.heap.push(e);
+        self.sift_up(self.heap.len() - 1);
+    }
+
+    /// Number of armed entries (stale ones included).
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
 
     /// The earliest deadline.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap.peek().map(|e| e.deadline)
+        self.heap.first().map(|e| e.deadline)
     }
 
-    /// Pops every timer due at `now` whose goroutine is still in the park it
-    /// was armed for, and hands each goroutine to `wake`.
-    pub(crate) fn fire(&mut self, now: Instant, mut wake: impl FnMut(GRef)) {
-        while self.heap.peek().is_some_and(|e| e.deadline <= now) {
-            let e = self.heap.pop().expect("peeked");
-            if e.g.park_gen.get() == e.generation {
-                wake(e.g);
-            }
+    /// Removes and returns every entry due at `now`, earliest first.
+    pub(crate) fn take_due(&mut self, now: Instant, out: &mut Vec<Action>) {
+        while self.heap.first().is_some_and(|e| e.deadline <= now) {
+            let last = self.heap.pop().expect("non-empty");
+            let top = if self.heap.is_empty() {
+                last
+            } else {
+                let top = std::mem::replace(&mut self.heap[0], last);
+                self.sift_down(0);
+                top
+            };
+            out.push(top.action);
         }
     }
 
     /// Drops every timer (shutdown).
     pub(crate) fn clear(&mut self) {
         self.heap.clear();
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            if self.heap[i].key() >= self.heap[parent].key() {
+                break;
+            }
+            self.heap.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        loop {
+            let first = i * ARITY + 1;
+            if first >= n {
+                break;
+            }
+            let last = (first + ARITY).min(n);
+            let mut min = first;
+            for c in first + 1..last {
+                if self.heap[c].key() < self.heap[min].key() {
+                    min = c;
+                }
+            }
+            if self.heap[min].key() >= self.heap[i].key() {
+                break;
+            }
+            self.heap.swap(i, min);
+            i = min;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The heap alone (no runtime): Miri-friendly.
+    use super::*;
+    use std::time::Duration;
+
+    fn fire_entry(deadline: Instant) -> Entry {
+        Entry::new(
+            deadline,
+            Action::Fire {
+                t: TimerCore::detached_for_test(),
+                generation: 0,
+            },
+        )
+    }
+
+    #[test]
+    fn pops_in_deadline_order() {
+        let base = Instant::now();
+        let mut t = Timers::default();
+        let mut x: u64 = 12345;
+        let mut want = Vec::new();
+        for _ in 0..500 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let d = base + Duration::from_micros(x % 10_000);
+            want.push(d);
+            t.push(fire_entry(d));
+        }
+        want.sort();
+        let mut got = Vec::new();
+        while let Some(d) = t.next_deadline() {
+            let mut out = Vec::new();
+            t.take_due(d, &mut out);
+            for _ in &out {
+                got.push(d);
+            }
+        }
+        assert_eq!(got, want);
+        assert_eq!(t.len(), 0);
     }
 }

@@ -53,7 +53,7 @@ use crossbeam_deque::{Steal, Worker};
 use super::g::{G, GBox, GRef, PARKED, RUNNING, Switch, Tail};
 use super::scheduler::{GOID_BATCH, Shared, take_goids};
 use super::threads;
-use super::timer::Timers;
+use super::timer::{Action, Entry, Timers};
 use crate::stack::overflow;
 use crate::stack::pool::LocalPool;
 
@@ -181,10 +181,35 @@ pub(crate) fn arm_timer(deadline: Instant, g: &G) {
     let gref = current_gref().expect("ferrogo: arm_timer from the running goroutine");
     debug_assert!(std::ptr::eq(GRef::as_ptr(&gref), g));
     let mut timers = core.timers.borrow_mut();
-    timers.arm(deadline, gref);
+    timers.arm_wake(deadline, gref);
     core.shared.remotes[core.index]
         .timers
         .store(timers.len(), Ordering::Relaxed);
+}
+
+/// Arms a `time` timer entry: on this worker's heap when called on a worker,
+/// else on a worker of the global runtime through its locked `incoming` list.
+pub(crate) fn arm_entry(entry: Entry) {
+    if let Some(core) = core() {
+        let mut timers = core.timers.borrow_mut();
+        timers.push(entry);
+        core.shared.remotes[core.index]
+            .timers
+            .store(timers.len(), Ordering::Relaxed);
+        return;
+    }
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let shared = super::builder::global_shared();
+    let i = NEXT.fetch_add(1, Ordering::Relaxed) % shared.nworkers();
+    let r = &shared.remotes[i];
+    {
+        let mut incoming = r.incoming.lock().unwrap_or_else(|e| e.into_inner());
+        incoming.push(entry);
+        r.incoming_len.store(incoming.len(), Ordering::SeqCst);
+    }
+    if shared.idle.notify_worker(i) {
+        shared.unpark(i);
+    }
 }
 
 /// Readies started goroutine `g` locally if this thread is its home worker
@@ -239,7 +264,10 @@ pub(crate) fn checkpoint() {
         let r = &core.shared.remotes[core.index];
         if r.preempt.load(Ordering::Relaxed) && !core.current.get().is_null() {
             r.preempt.store(false, Ordering::Relaxed);
-            yield_current();
+            if let Some(g) = current_g() {
+                // SAFETY: `g` is the goroutine running this code, on its own stack.
+                unsafe { g.switch_out(Switch::Preempt) };
+            }
         }
     }
 }
@@ -285,7 +313,8 @@ impl Core {
 
     /// Work this worker can run without stealing (steps 1–7 of the pick order).
     fn local_work(&self) -> Option<GRef> {
-        if self.remote().timers.load(Ordering::Relaxed) > 0 {
+        let r = self.remote();
+        if r.timers.load(Ordering::Relaxed) > 0 || r.incoming_len.load(Ordering::Relaxed) > 0 {
             self.fire_timers();
         }
         if let Some(g) = self.runnext.take() {
@@ -342,7 +371,22 @@ impl Core {
         None
     }
 
+    /// Moves timers armed by other threads into the heap, then runs every
+    /// due timer (no heap borrow is held while they run: firing may arm more).
     fn fire_timers(&self) {
+        let r = self.remote();
+        if r.incoming_len.load(Ordering::Acquire) > 0 {
+            let incoming = {
+                let mut inc = r.incoming.lock().unwrap_or_else(|e| e.into_inner());
+                r.incoming_len.store(0, Ordering::Relaxed);
+                std::mem::take(&mut *inc)
+            };
+            let mut timers = self.timers.borrow_mut();
+            for e in incoming {
+                timers.push(e);
+            }
+            r.timers.store(timers.len(), Ordering::Relaxed);
+        }
         let now = Instant::now();
         let mut due = Vec::new();
         {
@@ -350,12 +394,25 @@ impl Core {
             if timers.next_deadline().is_none_or(|d| d > now) {
                 return;
             }
-            timers.fire(now, |g| due.push(g));
-            self.remote().timers.store(timers.len(), Ordering::Relaxed);
+            timers.take_due(now, &mut due);
         }
-        for g in due {
-            super::park::wake_g(&g);
+        for action in due {
+            match action {
+                Action::Wake { g, generation } => {
+                    if g.park_gen.get() == generation {
+                        super::park::wake_g(&g);
+                    }
+                }
+                Action::Fire { t, generation } => {
+                    if let Some(next) = t.fire(now, generation) {
+                        let e = Entry::new(next, Action::Fire { t, generation });
+                        self.timers.borrow_mut().push(e);
+                    }
+                }
+            }
         }
+        r.timers
+            .store(self.timers.borrow().len(), Ordering::Relaxed);
     }
 
     /// Steps 1–9: the next goroutine to run, or `None` at shutdown.
@@ -459,6 +516,7 @@ impl Core {
         self.shared.shutdown.load(Ordering::Acquire)
             || !self.shared.injector.is_empty()
             || self.remote().inbox_len.load(Ordering::Acquire) > 0
+            || self.remote().incoming_len.load(Ordering::SeqCst) > 0
             || !self.deque.is_empty()
             || self
                 .timers
@@ -530,6 +588,19 @@ impl Core {
                     self.new_slice();
                     self.stamp(&g);
                     self.ready.borrow_mut().push_back(g);
+                    return;
+                }
+                CoroutineResult::Yield(Switch::Preempt) => {
+                    // Go puts a preempted goroutine on the global queue, behind
+                    // work from outside; we requeue it locally and pull a batch
+                    // of outside work in (injected goroutines carry the oldest
+                    // stamps, so they run before it).
+                    self.new_slice();
+                    self.stamp(&g);
+                    self.ready.borrow_mut().push_back(g);
+                    if !self.shared.injector.is_empty() {
+                        let _ = self.shared.injector.steal_batch(&self.deque);
+                    }
                     return;
                 }
                 CoroutineResult::Yield(Switch::Park) => {

@@ -21,7 +21,7 @@
 //! on the signal stack, and calls `write` and `abort`: all async-signal-safe.
 
 use std::cell::Cell;
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 use crate::runtime::g::G;
 
@@ -31,11 +31,10 @@ thread_local! {
     static RUNNING: Cell<*const G> = const { Cell::new(std::ptr::null()) };
 }
 
-/// The previous `SIGSEGV` and `SIGBUS` dispositions, chained to for faults that are not ours.
-static mut PREVIOUS: [std::mem::MaybeUninit<libc::sigaction>; 2] = [
-    std::mem::MaybeUninit::uninit(),
-    std::mem::MaybeUninit::uninit(),
-];
+/// The previous `SIGSEGV` and `SIGBUS` dispositions, chained to for faults
+/// that are not ours. Set once at installation; read by the handler (a
+/// `OnceLock::get` is an atomic load: async-signal-safe).
+static PREVIOUS: [OnceLock<libc::sigaction>; 2] = [OnceLock::new(), OnceLock::new()];
 
 /// Size of the alternate signal stack each worker installs.
 const ALT_STACK_SIZE: usize = 64 * 1024;
@@ -58,16 +57,17 @@ fn install_handler() {
     for (i, sig) in [libc::SIGSEGV, libc::SIGBUS].into_iter().enumerate() {
         // SAFETY: `sigaction` with a zeroed struct then filled: a valid
         // handler function with the SA_SIGINFO signature, SA_ONSTACK so it
-        // runs on the alternate stack. PREVIOUS is written only here, under
-        // the `Once`, before any fault can consult it.
-        unsafe {
+        // runs on the alternate stack; `prev` is a valid out-pointer.
+        let prev = unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = handle_fault as *const () as usize;
             action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
             libc::sigemptyset(&mut action.sa_mask);
-            let prev = (&raw mut PREVIOUS[i]).cast::<libc::sigaction>();
-            libc::sigaction(sig, &action, prev);
-        }
+            let mut prev: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, &action, &mut prev);
+            prev
+        };
+        let _ = PREVIOUS[i].set(prev);
     }
 }
 
@@ -121,10 +121,10 @@ extern "C" fn handle_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *m
     }
     // Not a goroutine overflow: chain to whoever handled it before us.
     let idx = if sig == libc::SIGBUS { 1 } else { 0 };
-    // SAFETY: PREVIOUS[idx] was initialised by `install_handler` before our
-    // handler could run.
-    let prev = unsafe { (*(&raw const PREVIOUS[idx])).assume_init_ref() };
-    let handler = prev.sa_sigaction;
+    let (handler, flags) = match PREVIOUS[idx].get() {
+        Some(prev) => (prev.sa_sigaction, prev.sa_flags),
+        None => (libc::SIG_DFL, 0),
+    };
     if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
         // SAFETY: restoring the default disposition; returning re-executes
         // the faulting instruction, which then takes the default action.
@@ -133,7 +133,7 @@ extern "C" fn handle_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *m
             dfl.sa_sigaction = libc::SIG_DFL;
             libc::sigaction(sig, &dfl, std::ptr::null_mut());
         }
-    } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+    } else if flags & libc::SA_SIGINFO != 0 {
         // SAFETY: the previous handler was installed with the SA_SIGINFO signature.
         let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
             unsafe { std::mem::transmute(handler) };

@@ -1,0 +1,3 @@
+module ferrogo.bench/peers
+
+go 1.19

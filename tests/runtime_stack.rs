@@ -1,0 +1,213 @@
+//! Goroutine stacks: legal deep use, overflow detection, the mapping limit.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ferrogo::{Builder, Runtime, go};
+use support::{for_procs, run_child};
+
+child_scenarios!(
+    "out_of_stacks" => out_of_stacks_scenario,
+);
+
+/// Recurses `depth` times with a 1 KiB local array per frame; returns a
+/// checksum that depends on every frame (so nothing is optimised away).
+#[inline(never)]
+fn deep(depth: usize) -> u64 {
+    let mut buf = [0u8; 1024];
+    buf[depth % 1024] = depth as u8;
+    std::hint::black_box(&mut buf);
+    if depth == 0 {
+        return buf[0] as u64;
+    }
+    let below = deep(depth - 1);
+    std::hint::black_box(below + buf[depth % 1024] as u64 + buf[(depth * 7) % 1024] as u64)
+}
+
+fn expected(depth: usize) -> u64 {
+    (1..=depth).map(|d| (d as u8) as u64).sum()
+}
+
+/// ~75% of the default 256 KiB stack (190 frames of a bit over 1 KiB) is
+/// legal and completes, at 1 and 2 workers, many goroutines at once.
+#[test]
+fn deep_recursion_within_default_stack() {
+    assert_eq!(ferrogo::DEFAULT_STACK_SIZE, 256 * 1024);
+    for_procs(|rt| {
+        let sums = rt.run(|| {
+            let hs: Vec<_> = (0..64).map(|_| go(|| deep(190))).collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        });
+        assert!(sums.iter().all(|&s| s == expected(190)), "{sums:?}");
+    });
+}
+
+/// A 1 MiB stack holds ~750 such frames: via `Builder::stack_size` and via
+/// the runtime-wide `RuntimeBuilder::stack_size`.
+#[test]
+fn deep_recursion_with_bigger_stacks() {
+    for_procs(|rt| {
+        let h = Builder::new()
+            .stack_size(1 << 20)
+            .spawn_on(rt, || deep(760))
+            .unwrap();
+        assert_eq!(h.join().unwrap(), expected(760));
+    });
+    for n in support::PROCS {
+        let rt = Runtime::builder()
+            .max_procs(n)
+            .stack_size(1 << 20)
+            .build()
+            .unwrap();
+        let v = rt.run(|| {
+            let a = go(|| deep(760));
+            let b = go(|| deep(500));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert_eq!(v, (expected(760), expected(500)));
+    }
+}
+
+/// Overflow is always caught by the guard page and reported naming the
+/// goroutine; the process aborts (never silent corruption). Go: "runtime:
+/// goroutine stack exceeds 1000000000-byte limit" + "fatal error: stack
+/// overflow".
+#[test]
+fn stack_overflow_is_reported_and_aborts() {
+    if support::child().as_deref() == Some("overflow") {
+        #[inline(never)]
+        #[allow(unconditional_recursion)]
+        fn forever(n: u64) -> u64 {
+            let mut buf = [n as u8; 512];
+            std::hint::black_box(&mut buf);
+            std::hint::black_box(forever(n + 1) + buf[7] as u64)
+        }
+        let rt = support::runtime(1);
+        let h = Builder::new()
+            .name("deep-diver")
+            .spawn_on(&rt, || forever(0))
+            .unwrap();
+        let _ = h.join();
+        println!("UNREACHABLE: the overflowing goroutine returned");
+        return;
+    }
+    let out = run_child(
+        "stack_overflow_is_reported_and_aborts",
+        "overflow",
+        &[],
+        Duration::from_secs(20),
+    );
+    assert!(!out.status.success(), "{out}");
+    assert!(!out.stdout.contains("UNREACHABLE"), "{out}");
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("overflowed its"))
+        .unwrap_or_else(|| panic!("no overflow line: {out}"));
+    assert!(line.starts_with("ferrogo: goroutine "), "{line}");
+    assert!(line.contains("\"deep-diver\""), "{line}");
+    assert!(line.contains("262144-byte stack"), "{line}");
+    assert!(line.contains("Builder::stack_size"), "{line}");
+    assert_eq!(out.signal(), Some(libc::SIGABRT), "expected SIGABRT: {out}");
+}
+
+/// Out of stacks: a runtime limited to 8 stacks, and a chain of 20
+/// goroutines each joining the next one it spawned. The first 8 start and
+/// park in `join`; the 9th can never get a stack. With nothing able to
+/// progress the runtime reports it like Go's fatal errors and exits 2.
+/// (A chain of parked goroutines, not yield-spinners: spinners keep the
+/// worker busy, so the runtime is never quiet — a livelock, which neither Go
+/// nor ferrogo reports.)
+fn out_of_stacks_scenario() {
+    fn chain(left: usize, started: Arc<AtomicUsize>) -> usize {
+        started.fetch_add(1, Ordering::SeqCst);
+        if left == 0 {
+            return 0;
+        }
+        let s = started.clone();
+        let h = Builder::new()
+            .name(format!("link-{left}"))
+            .spawn(move || chain(left - 1, s))
+            .unwrap();
+        h.join().unwrap() + 1
+    }
+    let rt = Runtime::builder()
+        .max_procs(1)
+        .max_stacks(8)
+        .build()
+        .unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let s = started.clone();
+    let h = Builder::new()
+        .name("link-head")
+        .spawn_on(&rt, move || chain(19, s))
+        .unwrap();
+    let n = h.join().unwrap();
+    println!(
+        "UNREACHABLE: chain finished with {n} links, {} started",
+        started.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn out_of_stacks_is_reported() {
+    let out = run_child(
+        "out_of_stacks_is_reported",
+        "out_of_stacks",
+        &[],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.code(), Some(2), "{out}");
+    assert!(
+        out.stderr
+            .starts_with("fatal error: out of goroutine stacks"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("vm.max_map_count"), "{out}");
+    assert!(out.stderr.contains("sysctl"), "{out}");
+    assert!(out.stderr.contains("max_stacks(8)"), "{out}");
+    assert!(out.stderr.contains("\"link-head\" [join]"), "{out}");
+    assert_eq!(
+        out.stderr.matches("[join]").count(),
+        8,
+        "8 goroutines hold stacks, all joining: {out}"
+    );
+    assert!(out.elapsed < Duration::from_secs(10), "{out}");
+}
+
+/// The same limit of 8 stacks does not stop 10,000 goroutines that finish
+/// quickly: they take stacks when they first run and give them back.
+#[test]
+fn few_stacks_many_short_goroutines() {
+    for n in support::PROCS {
+        let rt = Runtime::builder()
+            .max_procs(n)
+            .max_stacks(8)
+            .build()
+            .unwrap();
+        let counter = Arc::new(AtomicUsize::new(0));
+        let c = counter.clone();
+        let sum = rt.run(move || {
+            let hs: Vec<_> = (0..10_000u64)
+                .map(|i| {
+                    let c = c.clone();
+                    go(move || {
+                        c.fetch_add(1, Ordering::Relaxed);
+                        i
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        });
+        assert_eq!(sum, 10_000 * 9_999 / 2);
+        assert_eq!(counter.load(Ordering::Relaxed), 10_000);
+        let m = rt.metrics();
+        assert_eq!(m.stack_limit, 8, "{m:?}");
+        assert!(m.stacks_mapped <= 8, "{m:?}");
+    }
+}
