@@ -70,6 +70,17 @@ pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     )
 }
 
+/// A channel that is never closed by its senders going away (timer channels:
+/// Go's `t.C` never closes, so a fired timer's channel must not become
+/// "closed and drained", which `select!` would see as always ready). A
+/// phantom sender is counted that never drops; the channel is freed when the
+/// last handle goes as usual.
+pub(crate) fn chan_unclosed<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    let (tx, rx) = chan(cap);
+    tx.chan.senders.fetch_add(1, Ordering::Relaxed);
+    (tx, rx)
+}
+
 /// A receiver that is never ready: Go's nil channel. Receiving blocks forever
 /// (or until the timeout); in a `select!` its case is never chosen.
 ///

@@ -21,6 +21,9 @@
 //!   generation), if any. A reset to a later deadline keeps that entry: it
 //!   fires early, sees `when` in the future, and re-arms itself at `when`.
 //!
+//! Timer channels never close (as in Go): a fired timer's channel stays
+//! empty, not "closed", so it is never ready in `select!` again.
+//!
 //! A `Timer` or `Ticker` stops when dropped (its channel then never fires);
 //! `after` and `tick` return channels whose timer lives as long as needed.
 //! Deadlines that overflow `Instant` (e.g. `Duration::MAX`) never fire.
@@ -29,7 +32,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::chan::{Receiver, Sender, chan};
+use crate::chan::{Receiver, Sender, chan_unclosed as chan};
 use crate::runtime::park::{self, WaitReason};
 use crate::runtime::timer::{Action, Entry};
 use crate::runtime::worker;
