@@ -60,6 +60,12 @@ fn after_delivers_once_after_the_duration() {
             rx.recv_timeout(Duration::from_millis(30)).is_err(),
             "after delivers only once"
         );
+        // Go's timer channels never close: a fired one is not ready in select.
+        let ready = select! {
+            recv(rx) -> _ => true,
+            default => false,
+        };
+        assert!(!ready, "a fired timer channel looks closed");
     });
 }
 
