@@ -47,7 +47,7 @@
 //! long as the operation.
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::runtime::park::Waiter;
+use crate::runtime::park::{Waiter, WaiterRef};
 
 /// Nobody has committed to this context yet.
 const WAITING: usize = 0;
@@ -71,8 +71,9 @@ fn complete_state(case: usize) -> usize {
 pub struct Context {
     /// `WAITING`, `ABORTED`, `CLAIMED(i)` or `COMPLETE(i)`; see the module docs.
     state: AtomicUsize,
-    /// Who to wake after completing. Read-only after construction.
-    waiter: Waiter,
+    /// Who to wake after completing (not owned: the owner stays blocked while
+    /// the context is reachable). Read-only after construction.
+    waiter: WaiterRef,
 }
 
 impl Context {
@@ -80,7 +81,7 @@ impl Context {
     pub(crate) fn new() -> Context {
         Context {
             state: AtomicUsize::new(WAITING),
-            waiter: Waiter::current(),
+            waiter: WaiterRef::current(),
         }
     }
 
@@ -134,7 +135,9 @@ impl Context {
         // A select never matches its own opposite case (`has_counterpart`
         // skips the own context); a plain operation has no other case.
         debug_assert_ne!(cx.waiter.id(), crate::runtime::park::current_id());
-        let waiter = cx.waiter.clone();
+        // SAFETY: the owner is blocked waiting for this claim to complete, so
+        // the goroutine or thread it names is alive.
+        let waiter = unsafe { cx.waiter.to_waiter() };
         // Release: pairs with the Acquire in `completed` (publishes the slot write).
         cx.state.store(complete_state(case), Ordering::Release);
         waiter

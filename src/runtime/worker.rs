@@ -164,6 +164,13 @@ pub(crate) fn current_gref() -> Option<GRef> {
     unsafe { cur.as_ref() }.cloned()
 }
 
+/// The allocation of the goroutine running on this thread (no reference taken).
+pub(crate) fn current_gref_ptr() -> Option<*const GBox<dyn Tail>> {
+    let cur = core()?.current.get();
+    // SAFETY: as in `current_g`.
+    unsafe { cur.as_ref() }.map(|g| Arc::as_ptr(&g.0))
+}
+
 /// The id of the goroutine running on this thread.
 #[inline]
 pub(crate) fn current_g_id() -> Option<u64> {
@@ -400,7 +407,7 @@ impl Core {
             match action {
                 Action::Wake { g, generation } => {
                     if g.park_gen.get() == generation {
-                        super::park::wake_g(&g);
+                        super::park::wake_g(g);
                     }
                 }
                 Action::Fire { t, generation } => {
