@@ -26,9 +26,11 @@ pub struct GoroutineInfo {
     pub worker: usize,
 }
 
-/// Lists the started goroutines of the caller's runtime (the global runtime
-/// from a plain thread), in no particular order: a goroutine dump.
-/// Goroutines still waiting for their first run are not listed.
+/// Lists the goroutines of the caller's runtime (the global runtime from a
+/// plain thread), ordered by id: a goroutine dump. It shows every goroutine
+/// that is parked, runnable after a yield or preemption, or the caller
+/// itself; goroutines not yet started, and ones running right now on another
+/// worker that have never switched out, are not listed.
 ///
 /// ```
 /// use ferrogo::WaitReason;
@@ -39,10 +41,18 @@ pub struct GoroutineInfo {
 pub fn goroutines() -> Vec<GoroutineInfo> {
     let shared = crate::runtime::worker::current_shared()
         .unwrap_or_else(crate::runtime::builder::global_shared);
-    snapshot(shared)
+    let mut out: Vec<GoroutineInfo> = snapshot(shared)
         .into_iter()
         .map(|(w, g)| info(w, &g))
-        .collect()
+        .collect();
+    if let Some(me) = crate::runtime::worker::current_gref() {
+        if !out.iter().any(|g| g.id == me.id()) {
+            let w = me.home.load(Ordering::Relaxed);
+            out.push(info(w, &me));
+            out.sort_by_key(|g| g.id);
+        }
+    }
+    out
 }
 
 /// Every started goroutine of `shared` with its worker index.
@@ -106,13 +116,7 @@ pub(crate) fn metrics_of(shared: &Shared) -> Metrics {
     let in_use: usize = shared
         .remotes
         .iter()
-        .map(|r| {
-            r.registry
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .count()
-        })
+        .map(|r| r.stacks_in_use.load(Ordering::Relaxed))
         .sum();
     Metrics {
         workers: shared.nworkers(),

@@ -83,8 +83,12 @@ pub(crate) struct Remote {
     pub(crate) incoming_len: AtomicUsize,
     /// Unstarted goroutines waiting here for a stack.
     pub(crate) starved: AtomicUsize,
-    /// Started goroutines homed here (for shutdown and reports).
+    /// Started goroutines homed here that have switched out at least once
+    /// (for shutdown and reports).
     pub(crate) registry: Mutex<Registry>,
+    /// Stacks held by started, unfinished goroutines homed here (written by
+    /// the owner only).
+    pub(crate) stacks_in_use: AtomicUsize,
 }
 
 /// The started goroutines of one worker, in slots a goroutine remembers.
@@ -174,6 +178,7 @@ impl Shared {
                         incoming_len: AtomicUsize::new(0),
                         starved: AtomicUsize::new(0),
                         registry: Mutex::new(Registry::default()),
+                        stacks_in_use: AtomicUsize::new(0),
                     })
                 })
                 .collect(),

@@ -590,6 +590,9 @@ impl Core {
             self.current.set(std::ptr::null());
             overflow::set_running(std::ptr::null());
             r.busy.store(false, Ordering::Relaxed);
+            if matches!(result, CoroutineResult::Yield(_)) {
+                self.register_once(&g);
+            }
             match result {
                 CoroutineResult::Yield(Switch::Yield) => {
                     self.new_slice();
@@ -664,22 +667,37 @@ impl Core {
         g.set_guard(stack.guard());
         let gp: *const GBox<dyn Tail> = Arc::as_ptr(&g.0);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
-            // SAFETY: the registry and the worker hold the goroutine's `Arc`
-            // for as long as its coroutine exists, so `gp` is valid here.
+            // SAFETY: while its coroutine exists the goroutine's `Arc` is held
+            // by the worker running it, or by a run queue, or (once it has
+            // switched out) by the registry, so `gp` is valid here.
             let gbox = unsafe { &*gp };
             gbox.g.set_yielder(y);
             gbox.tail.run(&gbox.g);
         });
         // SAFETY: home worker thread; the coroutine is not running.
         unsafe { *g.coro() = Some(coro) };
-        let slot = self
-            .remote()
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(g.clone());
-        g.reg_slot.set(slot);
+        let r = self.remote();
+        r.stacks_in_use.store(
+            r.stacks_in_use.load(Ordering::Relaxed) + 1,
+            Ordering::Relaxed,
+        );
         true
+    }
+
+    /// Enters `g` in the registry at its first switch-out: from then on it
+    /// may be suspended with no run queue holding it (parked), and shutdown
+    /// and reports must find it. A goroutine that runs to completion in one go
+    /// never pays the registry's lock.
+    fn register_once(&self, g: &GRef) {
+        if g.reg_slot.get() == usize::MAX {
+            let slot = self
+                .remote()
+                .registry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(g.clone());
+            g.reg_slot.set(slot);
+        }
     }
 
     /// Recycles a finished goroutine's stack and forgets it.
@@ -691,10 +709,16 @@ impl Core {
         let stack = coro.into_stack();
         self.shared.stacks.put(&mut self.stacks.borrow_mut(), stack);
         let r = self.remote();
-        r.registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(g.reg_slot.get());
+        r.stacks_in_use.store(
+            r.stacks_in_use.load(Ordering::Relaxed) - 1,
+            Ordering::Relaxed,
+        );
+        if g.reg_slot.get() != usize::MAX {
+            r.registry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(g.reg_slot.get());
+        }
         r.live
             .store(r.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
         if self
