@@ -23,7 +23,7 @@ QUICK=${BENCH_QUICK:-0}
 REPS=${BENCH_REPS:-}
 PEERS=${BENCH_PEERS:-"go ferrogo may tokio threads"}
 TIMEOUT=${BENCH_TIMEOUT:-120}
-ALL="spawn skynet yield parked-100k parked-20k unbuf spsc mpmc4 mpmc100 select ring sieve mutex"
+ALL="spawn skynet yield parked-100k parked-20k unbuf spsc mpmc4 mpmc100 select ring sieve mutex sleep-20k sleep-100k"
 SEL=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,7 +31,8 @@ while [ $# -gt 0 ]; do
     --reps) REPS=$2; shift ;;
     --peers) PEERS=$2; shift ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-    parked) SEL+=(parked-100k parked-20k) ;;
+        parked) SEL+=(parked-100k parked-20k) ;;
+    sleep) SEL+=(sleep-20k sleep-100k) ;;
     *) case " $ALL " in *" $1 "*) SEL+=("$1") ;; *) echo "unknown workload: $1 (known: $ALL parked)" >&2; exit 2 ;; esac ;;
   esac
   shift
@@ -54,12 +55,14 @@ size() {
     select)      s=2000000;  [ "$p" = may ] && s=100000 ;;      # may::select! ~45 us/msg
     ring)        s=10000000; [ "$p" = may ] && s=2000000; [ "$p" = threads ] && s=100000 ;;
     sieve)       s=5000;     [ "$p" = threads ] && s=1000 ;;    # ms total: only same-n compares
-    mutex)       s=10000000; [ "$p" = may ] && s=1000000 ;;     # 1000 x 10k (may: 1000 x 1k)
+        mutex)       s=10000000; [ "$p" = may ] && s=1000000 ;;     # 1000 x 10k (may: 1000 x 1k)
+    sleep-20k)   s=20000;  case "$p" in may|threads) s=skip ;; esac ;;   # wall ms + peak RSS (extra)
+    sleep-100k)  s=100000; case "$p" in may|threads) s=skip ;; esac ;;
   esac
   if [ "$QUICK" = 1 ] && [ "$s" != skip ]; then
     case "$w" in
-      parked-100k) s=skip ;;
-      parked-20k)  ;;
+            parked-100k|sleep-100k) s=skip ;;
+      parked-20k|sleep-20k)  ;;
       skynet)      s=$((s / 10)) ;;          # must stay a power of 10
       sieve)       s=$((s / 5)) ;;
       *)           s=$((s / 10)) ;;
@@ -73,7 +76,7 @@ unit() {
     spawn) echo "ns/goroutine" ;; skynet) echo "ns/leaf" ;; yield) echo "ns/yield" ;;
     parked-*) echo "KiB RSS/goroutine" ;; unbuf) echo "ns/round trip" ;;
     spsc|mpmc4|mpmc100|select) echo "ns/msg" ;; ring) echo "ns/hop" ;; sieve) echo "ms total" ;;
-    mutex) echo "ns/lock+unlock" ;;
+        mutex) echo "ns/lock+unlock" ;; sleep-*) echo "ms wall" ;;
   esac
 }
 
@@ -156,7 +159,7 @@ done
   awk -F'\t' -v peers="$PEERS" -v order="${SEL[*]}" '
     function unit(w) {
       if (w=="spawn") return "ns/goroutine"; if (w=="skynet") return "ns/leaf"; if (w=="yield") return "ns/yield";
-      if (w ~ /^parked/) return "KiB/goroutine"; if (w=="unbuf") return "ns/round trip";
+            if (w ~ /^parked/) return "KiB/goroutine"; if (w=="unbuf") return "ns/round trip"; if (w ~ /^sleep/) return "ms wall";
       if (w=="ring") return "ns/hop"; if (w=="sieve") return "ms total"; if (w=="mutex") return "ns/op"; return "ns/msg"
     }
     { k=$1 SUBSEP $2; st[k]=$4; val[k]=$5; sz[k]=$3 }

@@ -94,6 +94,7 @@ pub mod debug;
 pub(crate) mod loom;
 pub(crate) mod runtime;
 pub(crate) mod stack;
+pub mod sync;
 pub mod time;
 
 pub use chan::{

@@ -157,6 +157,21 @@ func parked(n int) {
 	emit("parked", float64(after-before)/float64(n), fmt.Sprintf("n=%d rss_delta=%dMiB spawn+park=%.0fns", n, (after-before)/1024, spawnNs))
 }
 
+// 11. sleep: n goroutines each sleeping 1 s at once; wall time and peak RSS.
+func sleepW(n int) {
+	base := procKiB("VmRSS")
+	var wg sync.WaitGroup
+	t := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() { time.Sleep(time.Second); wg.Done() }()
+	}
+	wg.Wait()
+	el := time.Since(t)
+	peak := procKiB("VmHWM")
+	emit("sleep", float64(el.Milliseconds()), fmt.Sprintf("n=%d wall_ms=%d peak_rss_delta=%dMiB", n, el.Milliseconds(), (peak-base)/1024))
+}
+
 // 5. unbuffered ping-pong
 func unbuf(n int) {
 	d := median(func() time.Duration {
@@ -393,6 +408,8 @@ func main() {
 		ring(n)
 	case "sieve":
 		sieve(n)
+		case "sleep":
+		sleepW(n)
 	case "mutex":
 		// size = total ops; 1000 goroutines
 		mutex(1000, n/1000)

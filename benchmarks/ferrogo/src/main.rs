@@ -27,7 +27,8 @@ fn main() {
         "select" => select_(n),
         "ring" => ring(n),
         "sieve" => sieve(n),
-        "mutex" => mutex(n),
+                "mutex" => mutex(n),
+        "sleep" => sleep_(n),
         _ => unknown(&w),
     });
 }
@@ -236,6 +237,26 @@ fn select_(n: u64) {
         d
     });
     emit("select", PEER, ns_per(d, total), &format!("msgs={total} producers=4 cap=1024"));
+}
+
+/// n goroutines each sleeping 1 s at once; wall time and peak RSS.
+fn sleep_(n: u64) {
+    let base = proc_kib("VmRSS");
+    let t = Instant::now();
+    let hs: Vec<_> = (0..n)
+        .map(|_| go(|| ferrogo::time::sleep(std::time::Duration::from_secs(1))))
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let el = t.elapsed();
+    let peak = proc_kib("VmHWM");
+    emit(
+        "sleep",
+        PEER,
+        el.as_millis() as f64,
+        &format!("n={n} wall_ms={} peak_rss_delta={}MiB", el.as_millis(), (peak - base) / 1024),
+    );
 }
 
 fn ring(n: u64) {

@@ -29,7 +29,8 @@ fn main() {
                 "select" => select_(n).await,
                 "ring" => ring(n).await,
                 "sieve" => sieve(n).await,
-                "mutex" => mutex(n).await,
+                                "mutex" => mutex(n).await,
+                "sleep" => sleep_(n).await,
                 _ => unknown(&w),
             }
         })
@@ -121,6 +122,21 @@ async fn yield_(n: u64) {
     })
     .await;
     emit("yield", PEER, ns_per(d, 2 * n), &format!("yields={}", 2 * n));
+}
+
+/// n tasks each sleeping 1 s at once; wall time and peak RSS.
+async fn sleep_(n: u64) {
+    let base = proc_kib("VmRSS");
+    let t = Instant::now();
+    let hs: Vec<_> = (0..n)
+        .map(|_| tokio::spawn(async { tokio::time::sleep(Duration::from_secs(1)).await }))
+        .collect();
+    for h in hs {
+        h.await.unwrap();
+    }
+    let el = t.elapsed();
+    let peak = proc_kib("VmHWM");
+    emit("sleep", PEER, el.as_millis() as f64, &format!("n={n} wall_ms={} peak_rss_delta={}MiB", el.as_millis(), (peak - base) / 1024));
 }
 
 async fn parked(n: u64) {
