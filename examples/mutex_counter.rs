@@ -33,8 +33,7 @@ fn with_mutex() -> u64 {
     for h in handles {
         h.join().unwrap();
     }
-    let total = *counter.lock();
-    total
+        *counter.lock()
 }
 
 /// 2. Each goroutine counts privately and adds its total once; a WaitGroup
@@ -55,8 +54,7 @@ fn with_waitgroup() -> u64 {
         });
     }
     wg.wait();
-    let t = *total.lock();
-    t
+        *total.lock()
 }
 
 /// 3. One goroutine owns the counter; the others send it increments.
