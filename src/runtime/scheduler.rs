@@ -69,6 +69,9 @@ pub(crate) struct Remote {
     pub(crate) schedtick: AtomicU64,
     /// True while the worker runs a goroutine (read by sysmon).
     pub(crate) busy: AtomicBool,
+    /// Resumes so far (written by the owner only); thieves read it to see
+    /// whether the owner is switching between goroutines.
+    pub(crate) switches: AtomicU64,
     /// Set by sysmon when the running goroutine used up its slice; consumed
     /// at the goroutine's next runtime call.
     pub(crate) preempt: AtomicBool,
@@ -171,6 +174,7 @@ impl Shared {
                         thread: OnceLock::new(),
                         schedtick: AtomicU64::new(0),
                         busy: AtomicBool::new(false),
+                        switches: AtomicU64::new(0),
                         preempt: AtomicBool::new(false),
                         live: AtomicIsize::new(0),
                         timers: AtomicUsize::new(0),

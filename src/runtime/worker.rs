@@ -16,6 +16,9 @@
 //! 6. unstarted goroutines that waited for a stack, if one is available;
 //! 7. a batch from the injector;
 //! 8. spinning: steal from other workers (at most half the workers spin);
+//!    then, if goroutines of this worker are parked, poll the inbox briefly
+//!    (they can only run here; a futex wake per cross-worker hand-off would
+//!    cost ~100× a poll);
 //! 9. sleep until woken or the next timer is due.
 //!
 //! The deque is LIFO for its owner (depth-first: a goroutine that spawned
@@ -26,12 +29,14 @@
 //!
 //! # Stealing rules
 //!
-//! Only unstarted goroutines are stolen. A thief takes half (rounded down)
-//! of a victim's deque; a single queued goroutine is taken only if its owner
-//! is running one goroutine without switching for a grace period (~3 µs, as
-//! Go gives `runnext`): otherwise the owner is about to run it, and moving
-//! it would split a pair that talks, for good (a started goroutine never
-//! moves again). `runnext` itself is never stolen.
+//! Only unstarted goroutines are stolen. From a deque of 4 or more a thief
+//! takes half at once. A shorter queue is taken from (half, rounded up) only
+//! if its owner keeps running one goroutine, without any switch, for a grace
+//! period (~3 µs, as Go gives `runnext`): otherwise the owner is about to run
+//! them, and moving one would split goroutines that talk — a pipeline's
+//! stages, a ping-pong pair — for good (a started goroutine never moves
+//! again; Go can reunite them by readying on the waker's P, we cannot).
+//! `runnext` itself is never stolen.
 //!
 //! # Ownership
 //!
@@ -60,7 +65,15 @@ use crate::stack::pool::LocalPool;
 /// How long a spinning worker looks for work before going to sleep.
 const SPIN_FOR: Duration = Duration::from_micros(50);
 
-/// How long the owner of a lone queued goroutine gets to run it before a thief may take it.
+/// How long a worker with parked goroutines of its own polls its inbox
+/// before sleeping (see `Core::await_inbox`).
+const INBOX_POLL_FOR: Duration = Duration::from_micros(50);
+
+/// A victim's deque at least this long is stolen from at once (half of it);
+/// a shorter one only after the grace period.
+const STEAL_FREELY_FROM: usize = 4;
+
+/// How long the owner of a short queue gets to run it before a thief may take from it.
 const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
 
 /// Every this many picks, the injector is checked first.
@@ -453,7 +466,46 @@ impl Core {
                 self.spinning.set(false);
                 self.shared.idle.stop_spinning();
             }
+            if self.await_inbox() {
+                continue;
+            }
             self.sleep();
+        }
+    }
+
+    /// Before sleeping, a worker whose own goroutines are parked polls its
+    /// inbox for a short while (step 8½ of the pick order). Those goroutines
+    /// can only ever run here, and when another worker readies one while we
+    /// sleep, the hand-off costs a futex wake (~5–30 µs on a VM) instead of a
+    /// few hundred nanoseconds: a pipeline whose stages started on different
+    /// workers would pay it on every item. This poll is not counted as
+    /// spinning (it never steals, so it does not compete with spinners).
+    /// Returns true if work showed up.
+    fn await_inbox(&self) -> bool {
+        let r = self.remote();
+        if r.stacks_in_use.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        let until = Instant::now() + INBOX_POLL_FOR;
+        let next_timer = self.timers.borrow().next_deadline();
+        loop {
+            for _ in 0..64 {
+                if r.inbox_len.load(Ordering::Acquire) > 0 {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            let now = Instant::now();
+            if self.shared.shutdown.load(Ordering::Acquire)
+                || !self.shared.injector.is_empty()
+                || r.incoming_len.load(Ordering::Relaxed) > 0
+                || next_timer.is_some_and(|d| d <= now)
+            {
+                return true;
+            }
+            if now >= until {
+                return false;
+            }
         }
     }
 
@@ -496,25 +548,31 @@ impl Core {
         if len == 0 {
             return None;
         }
-        if len == 1 {
-            if !victim.busy.load(Ordering::Relaxed) {
-                return None; // the owner is between goroutines: it will take it
-            }
-            let tick = victim.schedtick.load(Ordering::Relaxed);
-            let until = Instant::now() + RUNNEXT_GRACE;
-            while Instant::now() < until {
-                std::hint::spin_loop();
-            }
-            if victim.schedtick.load(Ordering::Relaxed) != tick
-                || !victim.busy.load(Ordering::Relaxed)
-            {
-                return None;
-            }
-            return victim.stealer.steal().success();
+        if len >= STEAL_FREELY_FROM {
+            return victim
+                .stealer
+                .steal_batch_with_limit_and_pop(&self.deque, len / 2)
+                .success();
+        }
+        // A short queue: its owner will likely run these itself, and moving
+        // one would split goroutines that talk, for good. Take them only if
+        // the owner is stuck in one goroutine for the grace period.
+        if !victim.busy.load(Ordering::Relaxed) {
+            return None; // the owner is between goroutines: it will take them
+        }
+        let switches = victim.switches.load(Ordering::Relaxed);
+        let until = Instant::now() + RUNNEXT_GRACE;
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        if victim.switches.load(Ordering::Relaxed) != switches
+            || !victim.busy.load(Ordering::Relaxed)
+        {
+            return None;
         }
         victim
             .stealer
-            .steal_batch_with_limit_and_pop(&self.deque, len / 2)
+            .steal_batch_with_limit_and_pop(&self.deque, len.div_ceil(2))
             .success()
     }
 
@@ -532,11 +590,12 @@ impl Core {
                 .is_some_and(|d| d <= Instant::now())
             || (!self.starved.borrow().is_empty()
                 && self.shared.stacks.available(&self.stacks.borrow()))
-            || self.shared.remotes.iter().enumerate().any(|(i, r)| {
-                i != self.index
-                    && (r.stealer.len() >= 2
-                        || (r.stealer.len() == 1 && r.busy.load(Ordering::Relaxed)))
-            })
+            || self
+                .shared
+                .remotes
+                .iter()
+                .enumerate()
+                .any(|(i, r)| i != self.index && r.stealer.len() >= STEAL_FREELY_FROM)
     }
 
     /// Registers as sleeping, re-checks, and parks until woken or the next timer.
@@ -579,6 +638,8 @@ impl Core {
         }
         loop {
             r.busy.store(true, Ordering::Relaxed);
+            r.switches
+                .store(r.switches.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             overflow::set_running(GRef::as_ptr(&g));
             self.current.set(&g);
             // SAFETY: this is g's home worker thread (it started it here) and
