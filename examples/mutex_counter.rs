@@ -33,7 +33,7 @@ fn with_mutex() -> u64 {
     for h in handles {
         h.join().unwrap();
     }
-        *counter.lock()
+    *counter.lock()
 }
 
 /// 2. Each goroutine counts privately and adds its total once; a WaitGroup
@@ -54,7 +54,7 @@ fn with_waitgroup() -> u64 {
         });
     }
     wg.wait();
-        *total.lock()
+    *total.lock()
 }
 
 /// 3. One goroutine owns the counter; the others send it increments.

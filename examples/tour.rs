@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ferrogo::context::{self, Context};
+use ferrogo::{JoinHandle, Receiver, select};
+
 fn main() {
     // `run` makes this closure the main goroutine, like Go's `func main`.
     ferrogo::run(|| {
@@ -13,6 +16,8 @@ fn main() {
         println!("ferrogo tour — {procs} worker thread(s) (set FERROGO_MAXPROCS to change)\n");
         one_million_goroutines();
         skynet_stop();
+        pipeline_stop();
+        select_stop();
         blocking_stop();
         panic_stop();
         dump_stop();
@@ -72,6 +77,108 @@ fn skynet_stop() {
     );
 }
 
+/// A pipeline: each stage is a goroutine that reads one channel and writes
+/// the next, and the main goroutine sums what comes out of the last one.
+/// Closing a channel (dropping its last sender) ends the stage after it.
+fn pipeline_stop() {
+    const N: u64 = 1_000_000;
+    let t = Instant::now();
+    let squares = square(generate(N));
+    let (mut count, mut sum) = (0, 0);
+    for x in squares {
+        count += 1;
+        sum += x;
+    }
+    let el = t.elapsed();
+    println!("3. pipeline generate ─► square ─► sum, a goroutine per stage, channels of {BUFFER}:");
+    println!(
+        "   {count} numbers in {el:.2?} ({:.0} ns each), sum of squares = {sum} (expected {})\n",
+        per(el, count),
+        N * (N + 1) * (2 * N + 1) / 6
+    );
+}
+
+/// The pipeline's channel buffers: each stage runs ahead in bursts instead of
+/// handing over one number at a time (`chan(0)` works too, at more switches).
+const BUFFER: usize = 256;
+
+/// Sends 1..=n, then closes the channel (by dropping the sender on return).
+fn generate(n: u64) -> Receiver<u64> {
+    let (tx, rx) = ferrogo::chan(BUFFER);
+    ferrogo::go(move || {
+        for i in 1..=n {
+            if tx.send(i).is_err() {
+                return; // nobody is listening any more
+            }
+        }
+    });
+    rx
+}
+
+/// Squares what comes in until the input is closed, then closes its output.
+fn square(input: Receiver<u64>) -> Receiver<u64> {
+    let (tx, rx) = ferrogo::chan(BUFFER);
+    ferrogo::go(move || {
+        for x in input {
+            if tx.send(x * x).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// `select!` waits on several channels and a timer at once; a context's
+/// deadline stops work that takes too long.
+fn select_stop() {
+    let t = Instant::now();
+    // Both producers work under a context that expires after 200 ms.
+    let (ctx, cancel) = context::with_timeout(&context::background(), Duration::from_millis(200));
+    let (fast, fast_job) = producer(&ctx, "fast", Duration::from_millis(10));
+    let (slow, slow_job) = producer(&ctx, "slow", Duration::from_secs(1));
+    let winner = select! {
+        recv(fast) -> msg => msg.unwrap(),
+        recv(slow) -> msg => msg.unwrap(),
+        after(Duration::from_millis(100)) => "after(100 ms)",
+    };
+    println!(
+        "4. select! fast (10 ms) vs slow (1 s) producer vs after(100 ms): {winner} won at {:.0?}",
+        t.elapsed()
+    );
+    let winner = select! {
+        recv(slow) -> msg => msg.unwrap(),
+        after(Duration::from_millis(100)) => "after(100 ms)",
+    };
+    println!(
+        "   select! slow producer vs after(100 ms): {winner} won at {:.0?}",
+        t.elapsed()
+    );
+    fast_job.join().unwrap().unwrap();
+    let err = slow_job.join().unwrap().unwrap_err();
+    println!(
+        "   context::with_timeout(200 ms) stopped the slow producer at {:.0?}: {err}\n",
+        t.elapsed()
+    );
+    cancel.cancel(); // Go's `defer cancel()`: a context should always be cancelled when done
+}
+
+/// A producer's goroutine: `Err` with why if its context stopped it.
+type Job = JoinHandle<Result<(), context::Error>>;
+
+/// A goroutine that works for `cost`, then sends `name` — unless `ctx` is
+/// done first, in which case it returns why.
+fn producer(ctx: &Context, name: &'static str, cost: Duration) -> (Receiver<&'static str>, Job) {
+    let ctx = ctx.clone();
+    // Room for one message: the send never blocks, even if nobody listens.
+    let (tx, rx) = ferrogo::chan(1);
+    let job = ferrogo::go(move || {
+        ctx.sleep(cost)?;
+        let _ = tx.send(name);
+        Ok(())
+    });
+    (rx, job)
+}
+
 /// A call that blocks its OS thread runs on the blocking pool; the worker keeps
 /// running other goroutines meanwhile.
 fn blocking_stop() {
@@ -89,7 +196,7 @@ fn blocking_stop() {
     sleeper.join().unwrap();
     counter.join().unwrap();
     println!(
-        "3. blocking(): a 100 ms blocking sleep took {:.0?}, while another goroutine ticked {} times\n",
+        "5. blocking(): a 100 ms blocking sleep took {:.0?}, while another goroutine ticked {} times\n",
         t.elapsed(),
         ticks.load(Ordering::Relaxed)
     );
@@ -107,56 +214,49 @@ fn panic_stop() {
     std::panic::set_hook(prev);
     let after = ferrogo::go(|| 42).join().unwrap();
     println!(
-        "4. goroutine \"doomed\" panicked with {:?}; join returned it as Err, and the runtime lives on ({after})\n",
+        "6. goroutine \"doomed\" panicked with {:?}; join returned it as Err, and the runtime lives on ({after})\n",
         err.downcast_ref::<&str>().unwrap()
     );
 }
 
 /// Introspection: who is alive and why they wait.
 fn dump_stop() {
-    let gate = Arc::new(AtomicU64::new(0));
-    let workers: Vec<_> = (0..3)
-        .map(|i| {
-            let gate = gate.clone();
-            ferrogo::Builder::new()
-                .name(format!("worker-{i}"))
-                .spawn(move || {
-                    while gate.load(Ordering::Acquire) == 0 {
-                        ferrogo::yield_now();
-                    }
-                })
-                .unwrap()
-        })
-        .collect();
-    let waiter = ferrogo::Builder::new()
-        .name("waiter")
-        .spawn(|| {
-            ferrogo::go(|| std::thread::sleep(Duration::from_millis(20)))
-                .join()
-                .unwrap()
-        })
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(5));
-    ferrogo::yield_now();
+    // Four goroutines, each parked on a different primitive.
+    let (tx, rx) = ferrogo::chan::<u32>(0);
+    let lock = Arc::new(ferrogo::sync::Mutex::new(0u32));
+    let held = lock.lock(); // main holds it, so "locker" must wait
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        ferrogo::Builder::new().name(name).spawn(f).unwrap()
+    };
+    let sleeper = spawn(
+        "sleeper",
+        Box::new(|| ferrogo::time::sleep(Duration::from_millis(50))),
+    );
+    let receiver = spawn("receiver", Box::new(move || assert_eq!(rx.recv(), Some(1))));
+    let l2 = lock.clone();
+    let locker = spawn("locker", Box::new(move || *l2.lock() += 1));
+    let waiter = spawn("waiter", Box::new(move || sleeper.join().unwrap()));
+    ferrogo::time::sleep(Duration::from_millis(10)); // let them all park
+
     let dump = ferrogo::debug::goroutines();
     println!(
-        "5. goroutine dump ({} started goroutines, num_goroutine() = {}):",
+        "7. goroutine dump: {} goroutines (num_goroutine() = {}), each with its wait reason:",
         dump.len(),
         ferrogo::num_goroutine()
     );
     for g in &dump {
         println!(
-            "   goroutine {} {:<10} [{}]",
+            "   goroutine {:>7} {:<9} [{}]",
             g.id,
             g.name.as_deref().unwrap_or("-"),
             g.wait_reason
         );
     }
-    gate.store(1, Ordering::Release);
-    for w in workers {
-        w.join().unwrap();
+    drop(held);
+    tx.send(1).unwrap();
+    for h in [receiver, locker, waiter] {
+        h.join().unwrap();
     }
-    waiter.join().unwrap();
 }
 
 fn per(d: Duration, n: u64) -> f64 {
