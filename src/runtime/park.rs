@@ -41,11 +41,11 @@
 
 use std::fmt;
 use std::sync::atomic::Ordering;
-use std::thread::Thread;
 use std::time::Instant;
 
 use super::g::{GRef, NOTIFIED, PARKED, RUNNING, Switch};
 use super::{scheduler, threads, worker};
+use crate::loom::thread::Thread;
 
 /// Why a goroutine (or thread) is parked; printed by deadlock reports and dumps.
 ///
@@ -176,7 +176,7 @@ impl Waiter {
     pub(crate) fn current() -> Waiter {
         match worker::current_gref() {
             Some(g) => Waiter::G(g),
-            None => Waiter::Thread(std::thread::current(), threads::thread_pseudo_id()),
+            None => Waiter::Thread(crate::loom::thread::current(), threads::thread_pseudo_id()),
         }
     }
 
