@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Model checking and long stress runs (not part of .ci/run; run before touching the
 # protocols they cover, and record the outcome in your notes).
-#   loom:   the idle-worker protocol (src/runtime/idle.rs) and, once present, the channel core.
+#   loom:   the idle-worker protocol (src/runtime/idle.rs) and the channel core (src/chan/loom_tests.rs).
 #   miri:   the pure data structures (needs the nightly toolchain with the miri component).
 #   stress: FERROGO_STRESS=1 enables the long-running stress tests.
 set -euo pipefail

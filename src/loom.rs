@@ -23,3 +23,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) fn lock<T>(m: &Mutex<T>) -> loom::sync::MutexGuard<'_, T> {
     m.lock().unwrap()
 }
+
+/// Thread handles and parking for plain-thread waiters (`runtime::park`,
+/// `runtime::threads`): std's, or loom's mock threads under `--cfg loom`
+/// (loom threads are coroutines on one OS thread, so they must park through
+/// loom for the model to see the wait).
+#[cfg(not(loom))]
+pub(crate) mod thread {
+    pub(crate) use std::thread::{Thread, current, park};
+}
+
+/// Thread handles and parking (loom flavour).
+#[cfg(loom)]
+pub(crate) mod thread {
+    pub(crate) use loom::thread::{Thread, current, park};
+}

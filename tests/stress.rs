@@ -95,7 +95,8 @@ fn one_round(round: u64) -> (u64, u64) {
     for p in producers {
         match p {
             Ok(h) => h.join().unwrap(),
-            Err(t) => t.join().unwrap(),
+            // Joining an OS thread blocks: do it on the blocking pool, never on a worker.
+            Err(t) => ferrogo::blocking(move || t.join()).unwrap(),
         }
     }
     for c in consumers {
@@ -112,6 +113,5 @@ fn one_round(round: u64) -> (u64, u64) {
         h.join().unwrap();
     }
     assert_eq!(spawned.load(Ordering::Relaxed), 100);
-    let t = *total.lock();
-    t
+    *total.lock()
 }

@@ -37,11 +37,11 @@
 use std::collections::VecDeque;
 use std::mem;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::context::{Context, Entry};
 use super::lock::SpinLock;
+use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::runtime::park::{self, WaitReason, Waiter};
 
 /// Preallocate the buffer up to this many bytes; beyond it the buffer grows on
@@ -50,7 +50,12 @@ const PREALLOC_BYTES: usize = 1 << 20;
 
 /// Fast-path retries (with 1, 2, 4, .. pause hints) before a blocking
 /// operation on a buffered channel parks; see `Chan::should_spin`.
+#[cfg(not(loom))]
 const SPIN_ROUNDS: u32 = 4;
+/// Under loom one round: the drop-lock-and-retry path stays covered, and
+/// each further round would only multiply the interleavings to search.
+#[cfg(loom)]
+const SPIN_ROUNDS: u32 = 1;
 
 /// Which of a channel's two queues.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -45,8 +45,7 @@
 //! goroutines many contexts are parked on one thread at once, so the cache
 //! misses exactly when it matters; the stack location is free and lives as
 //! long as the operation.
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::runtime::park::{Waiter, WaiterRef};
 
 /// Nobody has committed to this context yet.

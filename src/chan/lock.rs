@@ -25,15 +25,25 @@
 //!   same `Chan` surface.
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
+#[cfg(not(loom))]
 use std::sync::atomic::{AtomicBool, Ordering};
 
+#[cfg(not(loom))]
 use crossbeam_utils::Backoff;
 
 /// A test-and-test-and-set spin lock owning the data it protects.
 pub(crate) struct SpinLock<T> {
     /// True while a guard exists. Acquired with `Acquire`, released with
     /// `Release` by the guard's drop (the pair that publishes `value`).
+    #[cfg(not(loom))]
     locked: AtomicBool,
+    /// Under loom: a loom mutex in place of the spin. Loom cannot make a
+    /// spinning thread's loads see the release (with `yield_now` in the spin
+    /// its search still exceeded the branch limit, the spinner reading `true`
+    /// long after the holder unlocked), so the model blocks instead. The
+    /// channel protocol above the lock is unchanged.
+    #[cfg(loom)]
+    locked: crate::loom::Mutex<()>,
     /// The protected data; touched only through a guard.
     value: UnsafeCell<T>,
 }
@@ -46,6 +56,7 @@ unsafe impl<T: Send> Send for SpinLock<T> {}
 
 impl<T> SpinLock<T> {
     /// A new, unlocked lock holding `value`.
+    #[cfg(not(loom))]
     pub(crate) const fn new(value: T) -> Self {
         SpinLock {
             locked: AtomicBool::new(false),
@@ -53,8 +64,27 @@ impl<T> SpinLock<T> {
         }
     }
 
+    /// A new, unlocked lock holding `value` (loom: no `const fn` constructors).
+    #[cfg(loom)]
+    pub(crate) fn new(value: T) -> Self {
+        SpinLock {
+            locked: crate::loom::Mutex::new(()),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Acquires the lock (loom flavour: blocks on the model's mutex).
+    #[cfg(loom)]
+    pub(crate) fn lock(&self) -> SpinLockGuard<'_, T> {
+        SpinLockGuard {
+            held: crate::loom::lock(&self.locked),
+            lock: self,
+        }
+    }
+
     /// Acquires the lock, spinning (then yielding the thread) while it is held.
     #[inline]
+    #[cfg(not(loom))]
     pub(crate) fn lock(&self) -> SpinLockGuard<'_, T> {
         if self
             .locked
@@ -67,6 +97,7 @@ impl<T> SpinLock<T> {
     }
 
     #[cold]
+    #[cfg(not(loom))]
     fn lock_contended(&self) {
         let backoff = Backoff::new();
         loop {
@@ -89,6 +120,10 @@ impl<T> SpinLock<T> {
 pub(crate) struct SpinLockGuard<'a, T> {
     /// The lock this guard holds.
     lock: &'a SpinLock<T>,
+    /// Loom: the model mutex's guard (unlocks when the guard drops).
+    #[cfg(loom)]
+    #[allow(dead_code)]
+    held: loom::sync::MutexGuard<'a, ()>,
 }
 
 impl<T> Deref for SpinLockGuard<'_, T> {
@@ -107,6 +142,7 @@ impl<T> DerefMut for SpinLockGuard<'_, T> {
     }
 }
 
+#[cfg(not(loom))]
 impl<T> Drop for SpinLockGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {

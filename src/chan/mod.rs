@@ -31,6 +31,8 @@ mod channel;
 mod context;
 mod error;
 mod lock;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod macros;
 #[doc(hidden)]
 pub mod select;

@@ -41,13 +41,13 @@
 
 use std::fmt;
 use std::sync::atomic::Ordering;
-use std::thread::Thread;
 use std::time::Instant;
 
 use std::sync::Arc;
 
 use super::g::{GBox, GRef, NOTIFIED, PARKED, RUNNING, Switch, Tail};
 use super::{scheduler, threads, worker};
+use crate::loom::thread::Thread;
 
 /// Why a goroutine (or thread) is parked; printed by deadlock reports and dumps.
 ///
@@ -178,7 +178,7 @@ impl Waiter {
     pub(crate) fn current() -> Waiter {
         match worker::current_gref() {
             Some(g) => Waiter::G(g),
-            None => Waiter::Thread(std::thread::current(), threads::thread_pseudo_id()),
+            None => Waiter::Thread(crate::loom::thread::current(), threads::thread_pseudo_id()),
         }
     }
 
@@ -210,7 +210,7 @@ impl WaiterRef {
     pub(crate) fn current() -> WaiterRef {
         match worker::current_gref_ptr() {
             Some(p) => WaiterRef::G(p),
-            None => WaiterRef::Thread(std::thread::current(), threads::thread_pseudo_id()),
+            None => WaiterRef::Thread(crate::loom::thread::current(), threads::thread_pseudo_id()),
         }
     }
 

@@ -29,6 +29,11 @@ static INTERNAL: AtomicUsize = AtomicUsize::new(0);
 /// The pseudo id of the calling thread (bit 62 set, so it never equals a goroutine id).
 pub(crate) fn thread_pseudo_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1 << 62);
+    // Under loom every model thread runs on one OS thread: a loom
+    // thread-local gives each its own id (NEXT stays a plain counter, outside
+    // the model; ids need only be distinct).
+    #[cfg(loom)]
+    use loom::thread_local;
     thread_local! {
         static ID: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
     }
@@ -39,7 +44,12 @@ pub(crate) fn thread_pseudo_id() -> u64 {
 pub(crate) fn park_thread(_reason: WaitReason, deadline: Option<Instant>) {
     PARKED.fetch_add(1, Ordering::SeqCst);
     match deadline {
-        None => std::thread::park(),
+        None => crate::loom::thread::park(),
+        // Loom has no timed park and no clock: return at once (a spurious
+        // return, which callers allow; they re-check the deadline).
+        #[cfg(loom)]
+        Some(_) => loom::thread::yield_now(),
+        #[cfg(not(loom))]
         Some(d) => {
             let now = Instant::now();
             if d > now {
