@@ -112,14 +112,14 @@ fn stack_report(shared: &Shared) -> String {
         .iter()
         .map(|r| r.starved.load(Ordering::SeqCst))
         .sum();
-    let limit = shared.stacks.limit;
+    let limit = shared.stacks.limit();
     let mut s = format!(
         "fatal error: out of goroutine stacks: {starved} goroutine(s) cannot start and every \
          started goroutine is parked; this runtime may map {limit} stacks\n"
     );
     let _ = writeln!(s, "{}", budget::exhausted_message(budget::mapped()));
-    if limit < budget::capacity() {
-        let _ = writeln!(s, "(the runtime was built with max_stacks({limit}))");
+    if let Some(cap) = shared.stacks.own_cap() {
+        let _ = writeln!(s, "(the runtime was built with max_stacks({cap}))");
     }
     for (_, g) in crate::debug::snapshot(shared) {
         let _ = write!(

@@ -123,7 +123,7 @@ pub(crate) fn metrics_of(shared: &Shared) -> Metrics {
         goroutines: shared.live(),
         stacks_mapped: shared.stacks.owned(),
         stacks_in_use: in_use,
-        stack_limit: shared.stacks.limit,
+        stack_limit: shared.stacks.limit(),
         stack_budget: crate::stack::budget::capacity(),
     }
 }

@@ -126,7 +126,7 @@ impl RuntimeBuilder {
             None => usize::MAX,
         };
         let pool = StackPool::new(stack_size, max_stacks);
-        if pool.limit == 0 {
+        if pool.limit() == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 budget::exhausted_message(budget::mapped()),

@@ -1,15 +1,22 @@
 //! The process-wide budget of goroutine stacks, derived from `vm.max_map_count`.
 //!
 //! Linux caps the number of memory mappings (VMAs) a process may hold at
-//! `/proc/sys/vm/max_map_count` (65,530 by default). Every guarded stack costs
-//! two (see the parent module), and the rest of the process needs some too
-//! (heap arenas, thread stacks, libraries). At first use we read the limit and
-//! the mappings already present, keep a headroom, and allow
-//! `(limit - present - headroom) / 2` stacks. Running past the budget is
-//! reported as an error naming the limit and the sysctl that raises it, never
-//! answered by a silent fallback to unguarded stacks.
+//! `/proc/sys/vm/max_map_count` (65,530 by default). What a stack costs
+//! depends on how its guard page is made (see the parent module):
 //!
-//! The budget is process-wide because mappings are: several `Runtime`s share it.
+//! * with `mprotect` (kernels before 6.13): **two** mappings per stack, so at
+//!   first use we read the limit and the mappings already present, keep a
+//!   headroom, and allow `(limit - present - headroom) / 2` stacks;
+//! * with guard regions (`MADV_GUARD_INSTALL`): at most one, and adjacent
+//!   stacks merge into one VMA, so the true cost is usually far lower. Here
+//!   the budget starts like the above and, whenever it is reached, is
+//!   re-measured from `/proc/self/maps`: the stacks may grow by as many as
+//!   there are mappings left (each new stack costs at most one).
+//!
+//! Running past the budget is reported as an error naming the limit and the
+//! sysctl that raises it, never answered by a silent fallback to unguarded
+//! stacks. The budget is process-wide because mappings are: several
+//! `Runtime`s share it.
 
 use std::io;
 use std::sync::OnceLock;
@@ -21,36 +28,44 @@ const MIN_HEADROOM: usize = 1024;
 /// Stacks currently mapped by this process (pooled or in use).
 static MAPPED: AtomicUsize = AtomicUsize::new(0);
 
-/// What the budget was computed from, read once.
-struct Limits {
-    /// `vm.max_map_count` at first use.
-    max_map_count: usize,
-    /// How many stacks may be mapped at once.
-    stacks: usize,
-}
+/// How many stacks may be mapped at once right now (0: not computed yet).
+static CAPACITY: AtomicUsize = AtomicUsize::new(0);
 
-fn limits() -> &'static Limits {
-    static LIMITS: OnceLock<Limits> = OnceLock::new();
-    LIMITS.get_or_init(|| {
-        let max_map_count = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+/// `vm.max_map_count`, read once.
+fn max_map_count() -> usize {
+    static MAX: OnceLock<usize> = OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/vm/max_map_count")
             .ok()
             .and_then(|s| s.trim().parse::<usize>().ok())
-            .unwrap_or(65_530);
-        let present = std::fs::read_to_string("/proc/self/maps")
-            .map(|s| s.lines().count())
-            .unwrap_or(1024);
-        let headroom = MIN_HEADROOM.max(max_map_count / 16);
-        let stacks = max_map_count.saturating_sub(present + headroom) / 2;
-        Limits {
-            max_map_count,
-            stacks,
-        }
+            .unwrap_or(65_530)
     })
 }
 
-/// The number of stacks this process may map at once.
+/// Mappings the process holds now.
+fn present_mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .map(|s| s.lines().count())
+        .unwrap_or(1024)
+}
+
+fn headroom() -> usize {
+    MIN_HEADROOM.max(max_map_count() / 16)
+}
+
+/// The number of stacks this process may map at once (as of now: with guard
+/// regions it grows when re-measured).
 pub(crate) fn capacity() -> usize {
-    limits().stacks
+    let c = CAPACITY.load(Ordering::Relaxed);
+    if c != 0 {
+        return c;
+    }
+    let room = max_map_count().saturating_sub(present_mappings() + headroom());
+    let c = (room / 2).max(1);
+    match CAPACITY.compare_exchange(0, c, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => c,
+        Err(other) => other,
+    }
 }
 
 /// Stacks mapped right now.
@@ -60,12 +75,31 @@ pub(crate) fn mapped() -> usize {
 
 /// Reserves room for one stack; false when the budget is spent.
 pub(crate) fn try_take() -> bool {
-    let cap = capacity();
-    MAPPED
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-            (n < cap).then_some(n + 1)
-        })
-        .is_ok()
+    loop {
+        let cap = capacity();
+        if MAPPED
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .is_ok()
+        {
+            return true;
+        }
+        if !(super::guard_regions() && remeasure(cap)) {
+            return false;
+        }
+    }
+}
+
+/// With guard regions: recomputes the capacity from the mappings actually
+/// present. True if it grew.
+fn remeasure(old: usize) -> bool {
+    let free = max_map_count().saturating_sub(present_mappings() + headroom());
+    let new = mapped() + free;
+    new > old
+        && CAPACITY
+            .compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 /// Returns the room of one unmapped stack.
@@ -80,13 +114,16 @@ pub(crate) fn exhausted_error() -> io::Error {
 
 /// The sentence used by both the error and the fatal report.
 pub(crate) fn exhausted_message(in_use: usize) -> String {
-    let l = limits();
+    let per_stack = if super::guard_regions() {
+        "at most 1 per stack with guard regions"
+    } else {
+        "2 per guarded stack"
+    };
     format!(
-        "ferrogo: out of goroutine stacks: {in_use} stacks are mapped ({} memory mappings, 2 per \
-         guarded stack) and the budget derived from vm.max_map_count = {} allows {}; raise the \
-         limit with `sysctl -w vm.max_map_count=1048576` or keep fewer goroutines alive at once",
-        in_use * 2,
-        l.max_map_count,
-        l.stacks
+        "ferrogo: out of goroutine stacks: {in_use} stacks are mapped ({per_stack}) and the \
+         budget derived from vm.max_map_count = {} allows {}; raise the limit with \
+         `sysctl -w vm.max_map_count=1048576` or keep fewer goroutines alive at once",
+        max_map_count(),
+        capacity()
     )
 }

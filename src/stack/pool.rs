@@ -22,8 +22,9 @@ pub(crate) const LOCAL_CAP: usize = 64;
 pub(crate) struct StackPool {
     /// The usable size of stacks that goroutines get unless they ask otherwise.
     pub(crate) default_size: usize,
-    /// At most this many stacks may be mapped by this runtime at once.
-    pub(crate) limit: usize,
+    /// The runtime's own cap (`RuntimeBuilder::max_stacks`, else unlimited);
+    /// the process budget applies on top (see [`StackPool::limit`]).
+    max: usize,
     /// Stacks mapped by this runtime (pooled or in use). Updated with the
     /// `spare` lock not held; read racily for the pressure heuristic only.
     owned: AtomicUsize,
@@ -45,7 +46,7 @@ impl StackPool {
     pub(crate) fn new(default_size: usize, limit: usize) -> StackPool {
         StackPool {
             default_size,
-            limit: limit.min(super::budget::capacity()),
+            max: limit,
             owned: AtomicUsize::new(0),
             spare: Mutex::new(Vec::new()),
             spare_len: AtomicUsize::new(0),
@@ -69,7 +70,7 @@ impl StackPool {
             }
         }
         let owned = self.owned.fetch_add(1, Ordering::Relaxed);
-        if owned >= self.limit {
+        if owned >= self.limit() {
             self.owned.fetch_sub(1, Ordering::Relaxed);
             return self.evict_and_map(size);
         }
@@ -123,6 +124,19 @@ impl StackPool {
         self.spare_len.store(spare.len(), Ordering::Relaxed);
     }
 
+    /// At most this many stacks may be mapped by this runtime at once: its
+    /// own cap, or what the process budget allows besides the stacks it
+    /// already has.
+    pub(crate) fn limit(&self) -> usize {
+        let budget_room = super::budget::capacity().saturating_sub(super::budget::mapped());
+        self.max.min(self.owned() + budget_room)
+    }
+
+    /// The runtime's own cap, if `max_stacks` set one.
+    pub(crate) fn own_cap(&self) -> Option<usize> {
+        (self.max != usize::MAX).then_some(self.max)
+    }
+
     /// Stacks mapped by this runtime.
     pub(crate) fn owned(&self) -> usize {
         self.owned.load(Ordering::Relaxed)
@@ -136,12 +150,14 @@ impl StackPool {
     /// True when new goroutines should wait for started ones: most of the cap
     /// is mapped and nothing is spare.
     pub(crate) fn under_pressure(&self, local: &LocalPool) -> bool {
-        local.stacks.is_empty() && self.spare() == 0 && self.owned() >= self.limit - self.limit / 8
+        local.stacks.is_empty()
+            && self.spare() == 0
+            && self.owned() >= self.limit() - self.limit() / 8
     }
 
     /// Whether a stack could be had right now without waiting for one to be freed.
     pub(crate) fn available(&self, local: &LocalPool) -> bool {
-        !local.stacks.is_empty() || self.spare() > 0 || self.owned() < self.limit
+        !local.stacks.is_empty() || self.spare() > 0 || self.owned() < self.limit()
     }
 
     /// Drops every spare stack (runtime shutdown).
