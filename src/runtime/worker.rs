@@ -326,7 +326,16 @@ impl Core {
                 self.ready.borrow_mut().push_back(old);
             } else {
                 self.deque.push(old);
-                self.shared.notify_work();
+                // Wake a thief only when the deque becomes worth stealing
+                // from: its first item (stealable after the grace period) or
+                // the length where stealing is free. In between, a woken
+                // worker would find nothing new to take (the stealing rules),
+                // and the Dekker fence of `notify_work` would be paid on
+                // every spawn. Sysmon covers an owner stuck on a short queue.
+                let len = self.deque.len();
+                if len == 1 || len == STEAL_FREELY_FROM {
+                    self.shared.notify_work();
+                }
             }
         }
     }
