@@ -316,6 +316,7 @@ impl<T> Chan<T> {
     }
 
     /// Blocking send with an optional deadline. `Err((value, timed_out))`.
+    #[inline]
     pub(crate) fn send(&self, value: T, deadline: Option<Instant>) -> Result<(), (T, bool)> {
         // A channel operation is a preemption point (the slice may be used up).
         crate::runtime::checkpoint();
@@ -358,6 +359,7 @@ impl<T> Chan<T> {
     }
 
     /// Blocking receive with an optional deadline. `Err(timed_out)`.
+    #[inline]
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, bool> {
         // A channel operation is a preemption point (the slice may be used up).
         crate::runtime::checkpoint();
@@ -400,6 +402,7 @@ impl<T> Chan<T> {
     /// Parks until a counterpart completes `cx` (true) or the deadline passes
     /// with `cx` still waiting (false; the entry has been removed). `cx` is a
     /// single-operation context queued on this channel's `which` queue as case 0.
+    #[inline(always)]
     fn wait(
         &self,
         cx: &Context,

@@ -57,7 +57,11 @@
 /// let mut sum = 0;
 /// loop {
 ///     select! {
-///         recv(rx) -> v => sum += v.unwrap(),
+///         // `v` is `None` once the sender is gone (the channel closed).
+///         recv(rx) -> v => match v {
+///             Some(v) => sum += v,
+///             None => break,
+///         },
 ///         recv(done) -> _ => break,
 ///         after(Duration::from_secs(5)) => panic!("stuck"),
 ///     }

@@ -165,6 +165,7 @@ impl<T> Sender<T> {
     /// drop(rx);
     /// assert_eq!(tx.send(2).unwrap_err().into_inner(), 2);
     /// ```
+    #[inline]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.chan.send(value, None).map_err(|(v, _)| SendError(v))
     }
@@ -299,6 +300,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Some(3));
     /// assert_eq!(rx.recv(), None);
     /// ```
+    #[inline]
     pub fn recv(&self) -> Option<T> {
         match &self.flavor {
             Flavor::Chan(c) => c.recv(None).ok(),

@@ -247,6 +247,7 @@ impl G {
     ///
     /// Must be called by the goroutine itself, on its own stack (so the
     /// yielder it recorded is the live one).
+    #[inline(always)]
     pub(crate) unsafe fn switch_out(&self, why: Switch) {
         let y = self.yielder.get();
         debug_assert!(!y.is_null());

@@ -49,6 +49,7 @@ pub use park::WaitReason;
 ///     }
 /// });
 /// ```
+#[inline]
 pub fn yield_now() {
     if !worker::yield_current() {
         std::thread::yield_now();

@@ -279,6 +279,7 @@ pub(crate) fn wake_g(g: GRef) {
 }
 
 /// Parks the caller until woken (or spuriously); records `reason`.
+#[inline]
 pub(crate) fn park(reason: super::WaitReason) {
     match worker::current_g() {
         Some(g) => {
@@ -310,6 +311,7 @@ pub(crate) fn park_until(reason: WaitReason, deadline: Instant) {
 /// # Safety
 ///
 /// `g` must be the goroutine calling this, on its own stack.
+#[inline(always)]
 unsafe fn park_g(g: &super::g::G, reason: WaitReason) {
     // A plain load first: in the common case (no wake pending) the park
     // costs no locked instruction here.

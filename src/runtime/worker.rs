@@ -151,7 +151,7 @@ pub(crate) fn run_worker(shared: &'static Shared, index: usize, deque: Worker<GR
 }
 
 /// The calling thread's worker core, if it is a worker thread.
-#[inline]
+#[inline(always)]
 fn core<'a>() -> Option<&'a Core> {
     let p = CORE.with(|c| c.get());
     // SAFETY: CORE is set by `run_worker` to a `Core` on its own stack frame
@@ -161,7 +161,7 @@ fn core<'a>() -> Option<&'a Core> {
 }
 
 /// The goroutine running on this thread, if any.
-#[inline]
+#[inline(always)]
 pub(crate) fn current_g<'a>() -> Option<&'a G> {
     let cur = core()?.current.get();
     // SAFETY: `current` points at the worker's `GRef` of the running
@@ -294,6 +294,7 @@ pub(crate) fn checkpoint() {
 
 /// Puts the running goroutine at the back of the ready queue and runs others.
 /// Returns false when not called from a goroutine.
+#[inline(always)]
 pub(crate) fn yield_current() -> bool {
     match current_g() {
         Some(g) => {
