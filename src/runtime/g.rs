@@ -327,7 +327,7 @@ mod size_tests {
     #[test]
     fn record_size() {
         let sz = std::mem::size_of::<super::G>();
-        
+
         assert!(
             sz <= 256,
             "G grew to {sz} bytes: keep the per-goroutine allocation small"
