@@ -7,16 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ferrogo::context::{self, Error};
-use ferrogo::{Runtime, chan, go, select};
+use ferrogo::{chan, go, select};
 
 const SLACK: Duration = Duration::from_secs(3);
 
-fn for_procs(f: impl Fn() + Send + Sync + Clone + 'static) {
-    for n in [1, 2] {
-        let f = f.clone();
-        Runtime::builder().max_procs(n).build().unwrap().run(f);
-    }
-}
+mod common;
+use common::at_procs as for_procs;
 
 // Go: TestCancelRemoves / XTestChildFinishesFirst — cancelling a parent
 // cancels every descendant; cancelling a child never touches the parent.

@@ -11,12 +11,8 @@ use ferrogo::{Runtime, chan, go, select};
 
 const SLACK: Duration = Duration::from_secs(3);
 
-fn for_procs(f: impl Fn() + Send + Sync + Clone + 'static) {
-    for n in [1, 2] {
-        let f = f.clone();
-        Runtime::builder().max_procs(n).build().unwrap().run(f);
-    }
-}
+mod common;
+use common::at_procs as for_procs;
 
 // Go: TestSleep — sleep lasts at least the duration.
 #[test]
