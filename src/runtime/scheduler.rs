@@ -149,7 +149,8 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     /// Goroutine stacks.
     pub(crate) stacks: StackPool,
-    /// Goroutines spawned from outside the workers minus those... (see `Remote::live`).
+    /// Goroutines spawned from outside this runtime's workers (never decremented:
+    /// they finish on some worker, whose `Remote::live` goes down instead).
     pub(crate) live_outside: AtomicIsize,
     /// Calls to `run` in progress: a deadlock is reported only while a main
     /// goroutine exists.
