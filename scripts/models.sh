@@ -9,8 +9,7 @@ cd "$(dirname "$0")/.."
 echo "== loom models"
 RUSTFLAGS="--cfg loom -C debug-assertions" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}" \
   cargo test --release --lib loom
-echo "== miri on the pure data structures (timer heap, spin lock, channel buffer paths)"
-cargo +nightly miri test --lib -- timer::tests chan::lock stack::overflow::tests
-cargo +nightly miri test --test chan_miri
+echo "== miri on the pure data structures (timer heap, spin lock, channel ring buffer, overflow line)"
+cargo +nightly miri test --lib -- timer::tests chan::lock chan::ring stack::overflow::tests
 echo "== stress tests"
 FERROGO_STRESS=1 cargo test --release -- --test-threads=1

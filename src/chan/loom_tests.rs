@@ -148,6 +148,31 @@ fn loom_buffered_two_senders_close() {
     });
 }
 
+/// Capacity 1, a sender streaming three values to a receiver: both sides
+/// block (full, empty) and only the counterpart's notification wakes them —
+/// no close to rescue a lost wake-up.
+#[test]
+fn loom_buffered_stream_blocks_both_sides() {
+    model(|| {
+        let mut ledger = Ledger::new();
+        let (tx, rx) = chan::<Val>(1);
+        let vals: Vec<Val> = (1..=3).map(|i| ledger.val(i)).collect();
+        let t = thread::spawn(move || {
+            for v in vals {
+                tx.send(v).expect("the receiver outlives the sends");
+            }
+        });
+        let got: Vec<u32> = (0..3)
+            .map(|_| rx.recv().expect("three values").id)
+            .collect();
+        t.join().unwrap();
+        assert_eq!(got, [1, 2, 3], "FIFO");
+        assert!(rx.recv().is_none(), "closed by the sender's drop");
+        drop(rx);
+        ledger.check_all_dropped();
+    });
+}
+
 /// Close racing a receiver blocked on an empty channel (unbuffered and
 /// buffered): the receiver wakes with `None`, never hangs.
 #[test]

@@ -5,35 +5,43 @@
 //! ```text
 //!   Sender<T> ──┐                ┌── Receiver<T>  (Flavor::Chan)
 //!   Sender<T> ──┼── Arc<Chan<T>> ┤
-//!               │  SpinLock{ buf, closed, rx_gone, sendq, recvq }
+//!               │  handle counts + Array (buffered: lock-free ring)
+//!               │                | Locked (rendezvous, ZST, huge: Go's hchan)
 //!                                └── Receiver<T>  (Flavor::Never: no channel)
 //! ```
 //!
-//! * [`channel`] — the core (`hchan`): one lock, bounded buffer, wait queues.
-//! * [`context`] — the per-operation context (`sudog` + select slot claimed by CAS).
+//! * `channel` — `Chan<T>`: handle counts and the choice of flavor.
+//! * `array` over `ring` — buffered channels: values through a lock-free
+//!   ring, locked wait lists only for blocked operations (woken ones retry).
+//! * `locked` — Go's `hchan`: one lock, buffer, wait queues, direct hand-off.
+//! * `context` — the per-operation context (`sudog` + select slot claimed by CAS).
 //! * [`select`](mod@select) — `Select` and the `select!` macro over `Case`s.
-//! * [`lock`] — the spin lock; [`error`] — error values that hand values back.
+//! * `lock` — the spin lock; `error` — error values that hand values back.
 //!
 //! Handles count themselves: when the last `Sender` drops the channel closes
 //! (receivers drain, then see `None`); when the last `Receiver` drops, sends
 //! fail and hand their value back. Buffered values are dropped exactly once,
 //! with the `Chan`, when the last handle of either kind goes.
 //!
-//! Happens-before (Go's memory model): every transfer goes through the
-//! channel lock, so a send happens before the matching receive completes, the
-//! `k`-th receive happens before the `k+cap`-th send completes, and `close`
-//! happens before a receive that observes it.
+//! Happens-before (Go's memory model): a send happens before the matching
+//! receive completes, the `k`-th receive happens before the `k+cap`-th send
+//! completes, and `close` happens before a receive that observes it — through
+//! the channel lock in the locked flavor, through the slot stamps and the
+//! mark bit in the array flavor (Release/Acquire pairs, see `ring.rs`).
 //!
 //! Blocking calls park through `runtime::park` with a wait reason
 //! (`ChanSend`, `ChanRecv`, `Select`, `SelectNoCases`, `ChanNil`), so they park
 //! only the calling goroutine, or the thread outside goroutines.
+mod array;
 mod channel;
 mod context;
 mod error;
 mod lock;
+mod locked;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod macros;
+mod ring;
 #[doc(hidden)]
 pub mod select;
 

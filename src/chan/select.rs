@@ -76,6 +76,10 @@ pub trait Case: sealed::Sealed {
     fn chan_id(&self) -> *const ();
     /// True for a receive case.
     fn is_recv(&self) -> bool;
+    /// True if a counterpart that completes this case's entry has moved the
+    /// value (the case is done); false if the completion only notifies and
+    /// the case must be retried (buffered channels, see `array.rs`).
+    fn hands_off(&self) -> bool;
 }
 
 /// A receive case: `recv(rx) -> v`.
@@ -199,6 +203,10 @@ impl<T> Case for RecvCase<'_, T> {
     fn is_recv(&self) -> bool {
         true
     }
+
+    fn hands_off(&self) -> bool {
+        self.rx.chan().is_some_and(|c| c.hands_off())
+    }
 }
 
 impl<T> Case for SendCase<'_, T> {
@@ -246,6 +254,10 @@ impl<T> Case for SendCase<'_, T> {
 
     fn is_recv(&self) -> bool {
         false
+    }
+
+    fn hands_off(&self) -> bool {
+        self.tx.chan().hands_off()
     }
 }
 
@@ -425,8 +437,12 @@ where
         // 5. Unregister everything (no counterpart touches a slot afterwards).
         drop(round);
         if let Some(i) = outcome {
-            cases[i].mark_selected();
-            return Some(i);
+            // A hand-off completed the case; a notification asks for a retry,
+            // which fails only if another operation took the value or slot.
+            if cases[i].hands_off() || cases[i].try_complete() {
+                cases[i].mark_selected();
+                return Some(i);
+            }
         }
     }
 }

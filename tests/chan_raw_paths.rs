@@ -1,8 +1,10 @@
-//! Small protocol exercises sized for Miri (`cargo +nightly miri test --test
-//! chan_miri`): they drive every raw-pointer path of the channel core — a
-//! counterpart writing a parked receiver's slot, taking a parked sender's
-//! value, a select committed through one case and unregistered from the
-//! others, timeouts that remove their own entry, and close failing waiters.
+//! Small protocol exercises that drive every raw-pointer path of the channel
+//! core — a counterpart writing a parked receiver's slot, taking a parked
+//! sender's value, a select committed through one case and unregistered from
+//! the others, timeouts that remove their own entry, and close failing
+//! waiters. They need the runtime (mmap'd stacks, `sigaltstack`), which Miri
+//! cannot run; the pure pieces (ring buffer, spin lock, timer heap) are the
+//! Miri targets in `scripts/models.sh`.
 use std::time::Duration;
 
 use ferrogo::{Select, chan, go, select};
