@@ -125,7 +125,9 @@ impl Waiters {
 
     #[cold]
     fn notify_slow(&self, all: bool) {
-        let mut wake: Vec<Waiter> = Vec::new();
+        // The first woken needs no allocation (the common single notify).
+        let mut first: Option<Waiter> = None;
+        let mut rest: Vec<Waiter> = Vec::new();
         {
             let mut q = self.queue.lock();
             while let Some(w) = q.pop_front() {
@@ -133,7 +135,12 @@ impl Waiters {
                 // 3) and we hold the lock of the list that held it.
                 if unsafe { &*w.cx }.try_claim(w.case) {
                     // SAFETY: claimed just now, under the same lock.
-                    wake.push(unsafe { Context::complete(w.cx, w.case) });
+                    let waiter = unsafe { Context::complete(w.cx, w.case) };
+                    if first.is_none() {
+                        first = Some(waiter);
+                    } else {
+                        rest.push(waiter);
+                    }
                     if !all {
                         break;
                     }
@@ -143,7 +150,7 @@ impl Waiters {
             }
             self.empty.store(q.is_empty(), Ordering::SeqCst);
         }
-        for w in wake {
+        for w in first.into_iter().chain(rest) {
             w.wake();
         }
     }

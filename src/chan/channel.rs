@@ -174,7 +174,7 @@ impl<T> Chan<T> {
     pub(crate) fn try_send(&self, value: T) -> TrySend<T> {
         // A channel operation is a preemption point (the slice may be used up).
         crate::runtime::checkpoint();
-        dispatch!(self, f => f.try_send(value))
+        self.poll_send(value)
     }
 
     /// Non-blocking receive; wakes whoever it must.
@@ -182,6 +182,18 @@ impl<T> Chan<T> {
     pub(crate) fn try_recv(&self) -> TryRecv<T> {
         // A channel operation is a preemption point (the slice may be used up).
         crate::runtime::checkpoint();
+        self.poll_recv()
+    }
+
+    /// `try_send` without the preemption check (select checks once per call).
+    #[inline]
+    pub(crate) fn poll_send(&self, value: T) -> TrySend<T> {
+        dispatch!(self, f => f.try_send(value))
+    }
+
+    /// `try_recv` without the preemption check (select checks once per call).
+    #[inline]
+    pub(crate) fn poll_recv(&self) -> TryRecv<T> {
         dispatch!(self, f => f.try_recv())
     }
 

@@ -160,7 +160,7 @@ impl<T> Case for RecvCase<'_, T> {
         let Some(chan) = self.rx.chan() else {
             return false;
         };
-        match chan.try_recv() {
+        match chan.poll_recv() {
             TryRecv::Got(v, _) => {
                 self.slot = Some(v);
                 true
@@ -214,7 +214,7 @@ impl<T> Case for SendCase<'_, T> {
         let Some(value) = self.slot.take() else {
             return false;
         };
-        match self.tx.chan().try_send(value) {
+        match self.tx.chan().poll_send(value) {
             TrySend::Sent(_) => true,
             TrySend::Closed(v) => {
                 self.slot = Some(v);
@@ -312,9 +312,25 @@ fn next_random() -> u64 {
     })
 }
 
-/// Uniform in `0..n` (multiply-shift; `n > 0`).
-fn random_below(n: usize) -> usize {
-    ((u128::from(next_random()) * n as u128) >> 64) as usize
+/// Shuffles `order` uniformly (Fisher–Yates). One 64-bit draw serves many
+/// steps: each step takes `j = ⌊x·(i+1) / 2⁶⁴⌋` and keeps the low half of
+/// the product as the next `x` (Lemire's multiply-shift reduction reusing
+/// its remainder); a fresh draw is taken once the product of the ranges used
+/// passes 2³², so the bias per step stays below 2⁻³².
+fn shuffle(order: &mut [u32]) {
+    let mut x = next_random();
+    let mut used: u64 = 1;
+    for i in (1..order.len()).rev() {
+        let n = i as u64 + 1;
+        used = used.saturating_mul(n);
+        if used > 1 << 32 {
+            x = next_random();
+            used = n;
+        }
+        let m = u128::from(x) * u128::from(n);
+        order.swap(i, (m >> 64) as usize);
+        x = m as u64;
+    }
 }
 
 /// Orders up to this many cases without allocating.
@@ -365,9 +381,7 @@ where
         *o = i as u32;
     }
     if !biased {
-        for i in (1..n).rev() {
-            order.swap(i, random_below(i + 1));
-        }
+        shuffle(order);
     }
     let order: &[u32] = order;
     let reason = if n == 0 {
@@ -779,6 +793,56 @@ impl SelectedOperation<'_, '_> {
         match case.slot.take() {
             None => Ok(()),
             Some(v) => Err(SendError(v)),
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::shuffle;
+
+    fn shuffled(n: u32) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..n).collect();
+        shuffle(&mut order);
+        order
+    }
+
+    /// True if `count` is within 6 standard deviations of a binomial mean.
+    fn plausible(count: u32, trials: u32, p: f64) -> bool {
+        let mean = f64::from(trials) * p;
+        (f64::from(count) - mean).abs() < 6.0 * (mean * (1.0 - p)).sqrt()
+    }
+
+    /// All 24 orders of 4 cases come out equally often (the reused remainder
+    /// must not bias later steps).
+    #[test]
+    fn shuffle_of_four_is_uniform() {
+        let trials = 240_000;
+        let mut counts = std::collections::HashMap::new();
+        for _ in 0..trials {
+            *counts.entry(shuffled(4)).or_insert(0u32) += 1;
+        }
+        assert_eq!(counts.len(), 24);
+        for (perm, c) in counts {
+            assert!(plausible(c, trials, 1.0 / 24.0), "{perm:?} came {c} times");
+        }
+    }
+
+    /// With 13 cases (13! > 2³², so a second draw is taken) every case lands
+    /// in every position equally often.
+    #[test]
+    fn shuffle_of_thirteen_is_uniform_per_position() {
+        let trials = 130_000;
+        let mut counts = [[0u32; 13]; 13];
+        for _ in 0..trials {
+            for (pos, v) in shuffled(13).into_iter().enumerate() {
+                counts[pos][v as usize] += 1;
+            }
+        }
+        for (pos, row) in counts.iter().enumerate() {
+            for (v, &c) in row.iter().enumerate() {
+                assert!(plausible(c, trials, 1.0 / 13.0), "case {v} at {pos}: {c}");
+            }
         }
     }
 }
