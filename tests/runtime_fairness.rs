@@ -279,3 +279,53 @@ fn ping_pong_yielders_do_not_starve_third() {
         );
     });
 }
+
+/// golang/go#13546 under stack pressure: with most of the runtime's stacks
+/// held by parked goroutines, the scheduler prefers started goroutines over
+/// fresh ones — but a started goroutine yielding in a loop until a fresh one
+/// has run must not starve it (it did: the spinner was picked for ever).
+#[test]
+fn yield_spinner_under_stack_pressure_lets_fresh_goroutine_run() {
+    for procs in [1, 2] {
+        let rt = ferrogo::Runtime::builder()
+            .max_procs(procs)
+            .max_stacks(64)
+            .build()
+            .expect("build runtime");
+        let yields = rt.run(|| {
+            // 60 parked goroutines + main hold 61 of 64 stacks: past the
+            // pressure threshold (7/8 of the cap), with stacks still free.
+            let (release, parked) = ferrogo::chan::<()>(0);
+            let holders: Vec<_> = (0..60)
+                .map(|_| {
+                    let parked = parked.clone();
+                    go(move || {
+                        let _ = parked.recv();
+                    })
+                })
+                .collect();
+            let mut spins = 0u64;
+            while ferrogo::debug::metrics().stacks_in_use < 61 {
+                yield_now();
+                spins += 1;
+                assert!(spins < 10_000_000, "the parked goroutines never started");
+            }
+            let flag = Arc::new(AtomicBool::new(false));
+            let f2 = flag.clone();
+            let fresh = go(move || f2.store(true, Ordering::SeqCst));
+            let mut yields = 0u64;
+            while !flag.load(Ordering::SeqCst) {
+                yield_now();
+                yields += 1;
+                assert!(yields < 10_000_000, "the fresh goroutine never ran");
+            }
+            fresh.join().unwrap();
+            drop(release);
+            for h in holders {
+                h.join().unwrap();
+            }
+            yields
+        });
+        assert!(yields < 10_000_000);
+    }
+}

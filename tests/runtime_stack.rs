@@ -211,3 +211,62 @@ fn few_stacks_many_short_goroutines() {
         assert!(m.stacks_mapped <= 8, "{m:?}");
     }
 }
+
+/// True on kernels with guard regions (`MADV_GUARD_INSTALL`, Linux 6.13+),
+/// where a stack costs at most one mapping and the budget can be re-measured.
+fn kernel_has_guard_regions() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (6, 13)
+}
+
+/// More goroutines parked at once than the initial stack budget allows
+/// (about 30,700 at `vm.max_map_count` 65,530): with guard regions the budget
+/// is re-measured when reached, also when the scheduler only asks whether a
+/// stack is available (it used to stay stuck at the first estimate at 1
+/// worker: every fresh goroutine waited for a stack for ever).
+#[test]
+fn parked_goroutines_beyond_the_initial_budget() {
+    if !kernel_has_guard_regions() {
+        eprintln!("skipped: needs guard regions (Linux 6.13+) to go past ~30k stacks");
+        return;
+    }
+    const N: usize = 40_000;
+    for procs in [1, 2] {
+        let rt = Runtime::builder().max_procs(procs).build().unwrap();
+        let started = rt.run(|| {
+            let started = Arc::new(AtomicUsize::new(0));
+            let (release, parked) = ferrogo::chan::<()>(0);
+            let hs: Vec<_> = (0..N)
+                .map(|_| {
+                    let (parked, started) = (parked.clone(), started.clone());
+                    go(move || {
+                        started.fetch_add(1, Ordering::Relaxed);
+                        let _ = parked.recv();
+                    })
+                })
+                .collect();
+            let mut spins = 0u64;
+            while started.load(Ordering::Relaxed) < N {
+                ferrogo::yield_now();
+                spins += 1;
+                assert!(
+                    spins < 100_000_000,
+                    "only {} of {N} started",
+                    started.load(Ordering::Relaxed)
+                );
+            }
+            assert!(ferrogo::debug::metrics().stacks_in_use > N);
+            drop(release);
+            for h in hs {
+                h.join().unwrap();
+            }
+            started.load(Ordering::Relaxed)
+        });
+        assert_eq!(started, N);
+    }
+}

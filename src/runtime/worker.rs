@@ -79,6 +79,12 @@ const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
 /// Every this many picks, the injector is checked first.
 const GLOBAL_CHECK_EVERY: u64 = 61;
 
+/// Under stack pressure started goroutines go before fresh ones, except on
+/// every this many picks: a started goroutine that yields in a loop waiting
+/// for fresh ones to run would otherwise starve them for ever (golang/go#13546
+/// under pressure).
+const FRESH_UNDER_PRESSURE_EVERY: u64 = 31;
+
 thread_local! {
     /// The `Core` of the worker running on this thread, or null.
     static CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
@@ -375,7 +381,8 @@ impl Core {
             let mut ready = self.ready.borrow_mut();
             match (ready.front(), fresh) {
                 (Some(started), Some(fresh)) => {
-                    let pressure = self.shared.stacks.under_pressure(&self.stacks.borrow());
+                    let pressure = tick % FRESH_UNDER_PRESSURE_EVERY != 0
+                        && self.shared.stacks.under_pressure(&self.stacks.borrow());
                     if pressure || started.seq.get() < fresh.seq.get() {
                         self.fresh_peek.set(Some(fresh));
                         return ready.pop_front();

@@ -21,6 +21,10 @@
 use std::io;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often `room` may re-read `/proc/self/maps` while nothing changed.
+const REMEASURE_EVERY: Duration = Duration::from_millis(10);
 
 /// Mappings kept free for everything that is not a goroutine stack.
 const MIN_HEADROOM: usize = 1024;
@@ -100,6 +104,40 @@ fn remeasure(old: usize) -> bool {
         && CAPACITY
             .compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
+}
+
+/// Stacks that may still be mapped now. With guard regions a spent budget is
+/// re-measured first, as `try_take` would, so a caller that only asks for
+/// room (the pool's cap, the scheduler's stack-pressure rule) sees the budget
+/// grow too. A failed re-measure is repeated only once `mapped()` changed or
+/// [`REMEASURE_EVERY`] passed: reading `/proc/self/maps` is not free.
+pub(crate) fn room() -> usize {
+    let cap = capacity();
+    let m = mapped();
+    if m < cap {
+        return cap - m;
+    }
+    if !super::guard_regions() {
+        return 0;
+    }
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    /// `mapped()` at the last failed re-measure, plus one (0: none yet).
+    static FAILED_AT_MAPPED: AtomicUsize = AtomicUsize::new(0);
+    /// Milliseconds since `EPOCH` of the last failed re-measure.
+    static FAILED_AT_MS: AtomicUsize = AtomicUsize::new(0);
+    let now_ms = EPOCH.get_or_init(Instant::now).elapsed().as_millis() as usize;
+    if FAILED_AT_MAPPED.load(Ordering::Relaxed) == m + 1
+        && now_ms.saturating_sub(FAILED_AT_MS.load(Ordering::Relaxed))
+            < REMEASURE_EVERY.as_millis() as usize
+    {
+        return 0;
+    }
+    if remeasure(cap) {
+        return capacity().saturating_sub(mapped());
+    }
+    FAILED_AT_MAPPED.store(m + 1, Ordering::Relaxed);
+    FAILED_AT_MS.store(now_ms, Ordering::Relaxed);
+    0
 }
 
 /// Returns the room of one unmapped stack.

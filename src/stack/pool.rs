@@ -128,8 +128,7 @@ impl StackPool {
     /// own cap, or what the process budget allows besides the stacks it
     /// already has.
     pub(crate) fn limit(&self) -> usize {
-        let budget_room = super::budget::capacity().saturating_sub(super::budget::mapped());
-        self.max.min(self.owned() + budget_room)
+        self.max.min(self.owned() + super::budget::room())
     }
 
     /// The runtime's own cap, if `max_stacks` set one.
