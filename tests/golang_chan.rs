@@ -2,7 +2,7 @@
 //! behaviours of `src/runtime/chan_test.go`, re-implemented in Rust (own code;
 //! each module names its source). Sizes are scaled down so the whole file runs
 //! in a few seconds on 2 cores; every test runs at 1 and 2 workers.
-mod common;
+mod support;
 
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ mod fifo {
 
     #[test]
     fn asynch_fifo() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             let (tx, rx) = chan(N as usize);
             for i in 0..N {
                 tx.send(i).unwrap();
@@ -40,7 +40,7 @@ mod fifo {
 
     #[test]
     fn synch_fifo() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             let (tx, rx) = chan(0);
             let (start_tx, mut input) = chan::<i32>(0);
             let mut hs = vec![];
@@ -70,7 +70,7 @@ mod nonblock {
 
     #[test]
     fn nonblocking_ops_every_buffer() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             for buffer in 0..2 {
                 let (tx, rx) = chan::<i32>(buffer);
                 let (sync_tx, sync_rx) = chan::<bool>(0);
@@ -199,7 +199,7 @@ mod select3 {
 
     #[test]
     fn blocking_rules() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             // nil channel receive blocks; in a select it is never chosen.
             assert!(blocks(SHORT, || {
                 never::<i32>().recv();
@@ -287,7 +287,7 @@ mod select6 {
 
     #[test]
     fn losing_case_leaves_no_stale_waiter() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             for _ in 0..20 {
                 let (c1_tx, c1) = chan::<bool>(0);
                 let (c2_tx, c2) = chan::<bool>(0);
@@ -346,7 +346,7 @@ mod select7 {
 
     #[test]
     fn all_pairs() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             for r in 1..=3 {
                 for s in 1..=3 {
                     send(s, r);
@@ -387,7 +387,7 @@ mod doubleselect {
 
     #[test]
     fn no_duplicates() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             const N: usize = 5_000;
             let chans: Vec<_> = (0..4).map(|_| chan::<usize>(0)).collect();
             let (cmux_tx, cmux) = chan::<usize>(0);
@@ -453,7 +453,7 @@ mod sieve1 {
 
     #[test]
     fn first_primes() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             let (tx, mut rx) = chan(0);
             go(move || generate(tx));
             let mut primes = vec![];
@@ -484,7 +484,7 @@ mod goroutines {
 
     #[test]
     fn chain() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             let n = 200;
             let (first_tx, mut rx) = chan::<u32>(0);
             for _ in 0..n {
@@ -504,7 +504,7 @@ mod zerosize {
 
     #[test]
     fn zero_sized_elements() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             let (tx, rx) = chan::<()>(0);
             let h = go(move || tx.send(()).unwrap());
             assert_eq!(rx.recv(), Some(()));
@@ -550,7 +550,7 @@ mod runtime_chan_test {
     /// TestChan: every capacity blocks and unblocks at the right moments.
     #[test]
     fn every_capacity() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             const N: usize = 20;
             for cap in 0..N {
                 // Receive from an empty channel blocks until a send.
@@ -612,7 +612,7 @@ mod runtime_chan_test {
     /// case is ready (here: a closed channel).
     #[test]
     fn nonblock_select_never_misses_ready() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             for _ in 0..500 {
                 let (tx, rx) = chan::<i32>(1);
                 tx.send(1).unwrap();
@@ -689,7 +689,7 @@ mod runtime_chan_test {
     /// in select, and every blocked sender.
     #[test]
     fn close_wakes_every_waiter() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             let (tx, rx) = chan::<u32>(0);
             let mut hs = vec![];
             for i in 0..8 {
@@ -733,7 +733,7 @@ mod runtime_chan_test {
     /// channel; a select never matches its own opposite case.
     #[test]
     fn self_select() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             for cap in [0usize, 10] {
                 let (tx, rx) = chan::<usize>(cap);
                 let hs: Vec<_> = (0..2)
@@ -775,7 +775,7 @@ mod runtime_chan_test {
     /// duplicated (checksums).
     #[test]
     fn multi_consumer_checksums() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             const NWORK: usize = 4;
             const NITER: usize = 5_000;
             for cap in [0usize, 1, 64] {
@@ -819,7 +819,7 @@ mod runtime_chan_test {
     /// every value delivered exactly once.
     #[test]
     fn select_stress_exactly_once() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             const N: usize = 4_000;
             let (a_tx, a_rx) = chan::<usize>(0);
             let (b_tx, b_rx) = chan::<usize>(2);
@@ -876,7 +876,7 @@ mod runtime_chan_test {
     /// each case about half the time.
     #[test]
     fn pseudo_random_send() {
-        common::at_procs(|| {
+        support::for_procs(|| {
             const N: usize = 1000;
             let (tx, rx) = chan::<bool>(0);
             let h = go(move || (0..N).map(|_| rx.recv().unwrap()).collect::<Vec<_>>());
