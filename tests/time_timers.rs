@@ -147,6 +147,34 @@ fn reset_rearms() {
     });
 }
 
+// A goroutine whose time slice is used up resets or stops a due timer. The
+// channel drain inside must not be the preemption point: switched out there,
+// the goroutine would keep the timer's lock while its worker fires that timer
+// and blocks on the lock forever (found with ThreadSanitizer, whose slowdown
+// used up the slice inside `reset_in_a_loop_fires_once`).
+#[test]
+fn reset_and_stop_with_the_slice_used_up() {
+    // Longer than a slice (10 ms) plus sysmon's slowest check interval.
+    fn hog() {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(60) {
+            std::hint::spin_loop();
+        }
+    }
+    for_procs(|| {
+        let t = Timer::new(Duration::from_millis(1));
+        hog();
+        t.reset(Duration::from_millis(1));
+        assert!(t.c().recv().is_some());
+        assert!(t.c().recv_timeout(Duration::from_millis(20)).is_err());
+
+        let t = Timer::new(Duration::from_millis(1));
+        hog();
+        t.stop();
+        assert!(t.c().recv_timeout(Duration::from_millis(20)).is_err());
+    });
+}
+
 // Resetting a timer in a loop does not keep old deadlines alive: after the
 // last reset, exactly one value arrives, at the last deadline.
 #[test]
