@@ -1,17 +1,17 @@
 //! The public channel contract: constructors, errors that hand values back,
 //! close semantics, drop accounting, ZSTs, iterators, `never()`, `select!`
 //! syntax and semantics, and the dynamic `Select` builder.
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{DropCounter, at_procs, settle};
 use ferrogo::{
     RecvTimeoutError, Select, SendError, SendTimeoutError, TryRecvError, TrySendError, chan, go,
     never, select,
 };
+use support::{DropCounter, for_procs, settle};
 
 /// A type without `Debug`, to prove the errors do not need it.
 struct Opaque(#[allow(dead_code)] u32);
@@ -31,7 +31,7 @@ fn auto_traits() {
 
 #[test]
 fn errors_hand_values_back() {
-    at_procs(|| {
+    for_procs(|| {
         let (tx, rx) = chan::<String>(1);
         tx.send("a".into()).unwrap();
         assert_eq!(tx.try_send("b".into()).unwrap_err().into_inner(), "b");
@@ -83,7 +83,7 @@ fn errors_debug_display_error() {
 
 #[test]
 fn sends_fail_once_receivers_are_gone() {
-    at_procs(|| {
+    for_procs(|| {
         let (tx, rx) = chan::<u32>(0);
         let rx2 = rx.clone();
         drop(rx);
@@ -119,7 +119,7 @@ fn close_is_idempotent_and_is_closed_while_buffered() {
 
 #[test]
 fn last_sender_drop_closes() {
-    at_procs(|| {
+    for_procs(|| {
         let (tx, rx) = chan::<u8>(0);
         let tx2 = tx.clone();
         drop(tx);
@@ -133,7 +133,7 @@ fn last_sender_drop_closes() {
 
 #[test]
 fn close_hands_blocked_senders_their_values() {
-    at_procs(|| {
+    for_procs(|| {
         let (tx, rx) = chan::<u32>(0);
         let hs: Vec<_> = (0..4)
             .map(|i| {
@@ -222,7 +222,7 @@ fn zero_sized_types() {
 
 #[test]
 fn iterators() {
-    at_procs(|| {
+    for_procs(|| {
         let (tx, rx) = chan(2);
         let h = go(move || {
             for i in 0..10 {
@@ -280,7 +280,7 @@ fn never_is_never_ready() {
 
 #[test]
 fn timeouts_wait_and_duration_max_does_not_overflow() {
-    at_procs(|| {
+    for_procs(|| {
         let (tx, rx) = chan::<u8>(0);
         let t = Instant::now();
         assert_eq!(
@@ -363,7 +363,7 @@ fn select_is_an_expression_with_loop_control() {
 
 #[test]
 fn select_send_and_recv_cases() {
-    at_procs(|| {
+    for_procs(|| {
         let (tx, rx) = chan::<u32>(0);
         let h = go(move || rx.recv());
         let r = select! {
@@ -420,7 +420,7 @@ fn select_biased_prefers_first() {
 
 #[test]
 fn dynamic_select_builder() {
-    at_procs(|| {
+    for_procs(|| {
         let n = 8;
         let chans: Vec<_> = (0..n).map(|_| chan::<usize>(0)).collect();
         let rxs: Vec<_> = chans.iter().map(|(_, rx)| rx.clone()).collect();

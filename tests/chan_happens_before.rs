@@ -4,19 +4,15 @@
 //! the goroutine on the other side after it completes. At 1 and 2 workers,
 //! with an OS thread on one side too.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use ferrogo::{Runtime, chan, go};
+use ferrogo::{chan, go};
+use support::for_procs;
 
 const N: u64 = 20_000;
-
-fn for_procs(f: impl Fn() + Send + Sync + Clone + 'static) {
-    for n in [1, 2] {
-        let f = f.clone();
-        Runtime::builder().max_procs(n).build().unwrap().run(f);
-    }
-}
 
 // "A send on a channel is synchronized before the completion of the
 // corresponding receive from that channel."

@@ -1,6 +1,6 @@
 //! Rough timing probes (ignored by default): `cargo test --release --test
 //! chan_perf -- --ignored --nocapture`. Real benchmarks live in `benches/`.
-mod common;
+mod support;
 
 use std::time::Instant;
 
@@ -9,7 +9,7 @@ use ferrogo::{chan, go, select};
 #[test]
 #[ignore]
 fn unbuffered_ping_pong() {
-    common::at_procs(|| {
+    support::for_procs(|| {
         const N: u32 = 100_000;
         let (ping_tx, ping_rx) = chan::<u32>(0);
         let (pong_tx, pong_rx) = chan::<u32>(0);
@@ -32,7 +32,7 @@ fn unbuffered_ping_pong() {
 #[test]
 #[ignore]
 fn buffered_spsc() {
-    common::at_procs(|| {
+    support::for_procs(|| {
         const N: u32 = 2_000_000;
         let (tx, rx) = chan::<u32>(1024);
         let t = Instant::now();

@@ -1,9 +1,9 @@
 //! Smoke test: unbuffered transfer and a two-way select.
-mod common;
+mod support;
 use ferrogo::{chan, go, select};
 #[test]
 fn smoke() {
-    common::at_procs(|| {
+    support::for_procs(|| {
         let (tx, rx) = chan::<u64>(0);
         let h = go(move || {
             for i in 0..1000 {

@@ -11,8 +11,8 @@ use ferrogo::{chan, go, select};
 
 const SLACK: Duration = Duration::from_secs(3);
 
-mod common;
-use common::at_procs as for_procs;
+mod support;
+use support::for_procs;
 
 // Go: TestCancelRemoves / XTestChildFinishesFirst — cancelling a parent
 // cancels every descendant; cancelling a child never touches the parent.

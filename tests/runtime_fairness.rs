@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ferrogo::{go, yield_now};
-use support::{for_procs, wait_until};
+use support::{for_each_runtime, wait_until};
 
 /// golang/go#13546: a goroutine that spins on `runtime.Gosched()` waiting for
 /// a flag set by a goroutine it just spawned must let that goroutine run —
 /// even on one P, and even though the new goroutine sits in `runnext`.
 #[test]
 fn yield_spinner_lets_spawned_goroutine_run() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         for _ in 0..100 {
             let start = Instant::now();
             let yields = rt.run(|| {
@@ -42,7 +42,7 @@ fn yield_spinner_lets_spawned_goroutine_run() {
 /// Same from a goroutine that is not `main` and from a spawned grandchild.
 #[test]
 fn yield_spinner_nested() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let ok = rt
             .spawn(|| {
                 let flag = Arc::new(AtomicBool::new(false));
@@ -69,7 +69,7 @@ fn yield_spinner_nested() {
 fn yield_spinners_all_progress() {
     const G: usize = 64;
     const N: u64 = 2_000;
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let counters: Arc<Vec<AtomicU64>> = Arc::new((0..G).map(|_| AtomicU64::new(0)).collect());
         let c = counters.clone();
         rt.run(move || {
@@ -143,7 +143,7 @@ fn yield_is_round_robin_on_one_worker() {
 /// `preemptone`; since Go 1.14 even without the checkpoint).
 #[test]
 fn checkpoint_hog_is_preempted() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let flag = Arc::new(AtomicBool::new(false));
         let started = Arc::new(AtomicBool::new(false));
         let (f1, s1) = (flag.clone(), started.clone());
@@ -190,7 +190,7 @@ fn checkpoint_hog_is_preempted() {
 /// hog's worker (it lands in the local queue, not the global one).
 #[test]
 fn checkpoint_hog_is_preempted_local_spawn() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let took = rt.run(|| {
             let flag = Arc::new(AtomicBool::new(false));
             let f1 = flag.clone();
@@ -221,7 +221,7 @@ fn checkpoint_hog_is_preempted_local_spawn() {
 /// turn) must not starve a third goroutine on the same single worker.
 #[test]
 fn ping_pong_yielders_do_not_starve_third() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let result = rt.run(|| {
             let stop = Arc::new(AtomicBool::new(false));
             let turn = Arc::new(AtomicUsize::new(0));

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ferrogo::{Builder, blocking, go, yield_now};
-use support::{for_procs, run_child, wait_until};
+use support::{for_each_runtime, run_child, wait_until};
 
 child_scenarios!();
 
 #[test]
 fn join_from_plain_thread() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let h = rt.spawn(|| {
             let mut x = 0u64;
             for i in 0..1_000u64 {
@@ -34,7 +34,7 @@ fn join_from_plain_thread() {
 
 #[test]
 fn join_from_goroutine() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let v = rt.run(|| {
             let h = go(|| {
                 for _ in 0..100 {
@@ -57,7 +57,7 @@ fn join_from_goroutine() {
 /// turns true when it has.
 #[test]
 fn join_finished_goroutine_and_is_finished() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let h = rt.spawn(|| 99u64);
         assert!(wait_until(Duration::from_secs(5), || h.is_finished()));
         let t = Instant::now();
@@ -96,7 +96,7 @@ fn join_finished_goroutine_and_is_finished() {
 /// `std::thread::JoinHandle::join`); the worker survives it.
 #[test]
 fn panic_is_delivered_by_join() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let e = rt
             .spawn(|| -> u32 { panic!("static boom") })
             .join()
@@ -223,7 +223,7 @@ fn dropped_handle_panic_is_reported() {
 /// (Go: entersyscall/handoffp lets the P run other goroutines).
 #[test]
 fn blocking_does_not_stall_the_worker() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let (slept, counted) = rt.run(|| {
             let stop = Arc::new(AtomicBool::new(false));
             let count = Arc::new(AtomicU64::new(0));
@@ -303,7 +303,7 @@ fn blocking_from_plain_thread_runs_inline() {
 /// plain thread, and the runtime keeps working.
 #[test]
 fn blocking_panic_resumes_in_caller() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         // One `run` per runtime: a second spawn from this thread after the
         // blocking pool woke a goroutine trips the bug in
         // `spawn_from_thread_after_cross_thread_wake`.
@@ -331,7 +331,7 @@ fn blocking_panic_resumes_in_caller() {
 /// run.
 #[test]
 fn spawn_from_thread_after_cross_thread_wake() {
-    let _w = support::watchdog(support::HANG_LIMIT);
+    let _w = support::watchdog(support::hang_limit());
     for round in 0..20 {
         let rt = support::runtime(1);
         assert_eq!(

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrogo::{Builder, Runtime, go};
-use support::{for_procs, run_child, wait_until};
+use support::{for_each_runtime, run_child, wait_until};
 
 child_scenarios!();
 
@@ -54,12 +54,12 @@ fn spawn_n(rt: &Runtime, n: usize) {
 
 #[test]
 fn spawn_100k_exact() {
-    for_procs(|rt| spawn_n(rt, 100_000));
+    for_each_runtime(|rt| spawn_n(rt, 100_000));
 }
 
 #[test]
 fn spawn_1m_exact() {
-    for_procs(|rt| spawn_n(rt, 1_000_000));
+    for_each_runtime(|rt| spawn_n(rt, 1_000_000));
 }
 
 /// Goroutines spawned from 4 plain OS threads at once while every worker is
@@ -168,7 +168,7 @@ fn nested_spawns() {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).sum()
     }
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let leaves = Arc::new(AtomicUsize::new(0));
         let l = leaves.clone();
         // Spawned with rt.spawn from this plain thread, joined here.
@@ -183,7 +183,7 @@ fn nested_spawns() {
 #[test]
 fn goroutine_ids_unique_and_consistent() {
     assert_eq!(ferrogo::current().id(), 0, "a plain thread has id 0");
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let ids = rt.run(|| {
             let hs: Vec<_> = (0..10_000)
                 .map(|_| go(|| ferrogo::current().id()))
@@ -222,7 +222,7 @@ fn goroutine_ids_unique_and_consistent() {
 
 #[test]
 fn builder_names_goroutines() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let h = Builder::new()
             .name("resolver-7")
             .spawn_on(rt, || {
@@ -263,7 +263,7 @@ fn builder_names_goroutines() {
 
 #[test]
 fn go_macro_moves_captures() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let r = rt.run(|| {
             let v: Vec<u64> = Vec::from([1, 2, 3]);
             let s = String::from("ferrogo");
@@ -283,7 +283,7 @@ fn go_macro_moves_captures() {
 /// of `run` included, as `runtime.NumGoroutine` does) and returns to zero.
 #[test]
 fn num_goroutine_tracks_live_goroutines() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         assert_eq!(rt.num_goroutine(), 0);
         let release = Arc::new(AtomicBool::new(false));
         let started = Arc::new(AtomicUsize::new(0));
@@ -329,7 +329,7 @@ fn num_goroutine_tracks_live_goroutines() {
 /// handful of stacks, not 10,000; `stacks_in_use` returns to 0.
 #[test]
 fn stacks_are_pooled_and_reused() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         for i in 0..10_000u64 {
             assert_eq!(rt.spawn(move || i * 2).join().unwrap(), i * 2);
         }

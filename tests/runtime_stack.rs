@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ferrogo::{Builder, Runtime, go};
-use support::{for_procs, run_child};
+use support::{for_each_runtime, run_child};
 
 child_scenarios!(
     "out_of_stacks" => out_of_stacks_scenario,
@@ -36,7 +36,7 @@ fn expected(depth: usize) -> u64 {
 #[test]
 fn deep_recursion_within_default_stack() {
     assert_eq!(ferrogo::DEFAULT_STACK_SIZE, 256 * 1024);
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let sums = rt.run(|| {
             let hs: Vec<_> = (0..64).map(|_| go(|| deep(190))).collect();
             hs.into_iter()
@@ -51,7 +51,7 @@ fn deep_recursion_within_default_stack() {
 /// the runtime-wide `RuntimeBuilder::stack_size`.
 #[test]
 fn deep_recursion_with_bigger_stacks() {
-    for_procs(|rt| {
+    for_each_runtime(|rt| {
         let h = Builder::new()
             .stack_size(1 << 20)
             .spawn_on(rt, || deep(760))

@@ -6,11 +6,13 @@
 //! spawns from every side, at 1 and 2 workers. Every value sent must be
 //! received exactly once (sum and count checksums).
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ferrogo::{Runtime, chan, go, select};
+use ferrogo::{chan, go, select};
 
 fn rounds() -> u64 {
     if std::env::var_os("FERROGO_STRESS").is_some() {
@@ -22,8 +24,9 @@ fn rounds() -> u64 {
 
 #[test]
 fn mixed_traffic_conserves_values() {
-    for procs in [1, 2] {
-        let rt = Runtime::builder().max_procs(procs).build().unwrap();
+    // Not `for_each_runtime`: its watchdog would cut the long stress runs short.
+    for procs in support::PROCS {
+        let rt = support::runtime(procs);
         for round in 0..rounds() {
             let (sum, count) = rt.run(move || one_round(round));
             let n = 8 * 2_000u64;

@@ -1,14 +1,14 @@
 //! `ferrogo::sync::Mutex`: behaviours of Go's `src/sync/mutex_test.go`,
 //! re-implemented (our own code).
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::at_procs;
 use ferrogo::sync::Mutex;
+use support::for_procs;
 
 /// Sleeps the calling goroutine (parks it on a timer, not the worker).
 fn nap(d: Duration) {
@@ -30,7 +30,7 @@ fn bump(m: &Mutex<u64>, i: u64) {
 // Go: mutex_test.go, TestMutex / HammerMutex (1000 goroutines x 1000 locks).
 #[test]
 fn mutual_exclusion_1000_goroutines() {
-    at_procs(|| {
+    for_procs(|| {
         let m = Arc::new(Mutex::new(0u64));
         let hs: Vec<_> = (0..1000)
             .map(|_| {
@@ -52,7 +52,7 @@ fn mutual_exclusion_1000_goroutines() {
 // Go: mutex_test.go, TestMutex — mixed with plain OS threads.
 #[test]
 fn mutual_exclusion_goroutines_and_threads() {
-    at_procs(|| {
+    for_procs(|| {
         let m = Arc::new(Mutex::new(0u64));
         let threads: Vec<_> = (0..3)
             .map(|_| {
@@ -87,7 +87,7 @@ fn mutual_exclusion_goroutines_and_threads() {
 // Go: mutex_test.go, TestMutex's TryLock checks.
 #[test]
 fn try_lock() {
-    at_procs(|| {
+    for_procs(|| {
         let m = Arc::new(Mutex::new(1));
         assert!(m.try_lock().is_some());
         let g = m.lock();
@@ -114,10 +114,10 @@ fn waiting_parks_the_goroutine_not_the_worker() {
             rx.recv(); // parks holding the lock
             *g += 1;
         });
-        common::settle();
+        support::settle();
         let m2 = m.clone();
         let waiter = ferrogo::go(move || *m2.lock() += 10);
-        common::settle();
+        support::settle();
         tx.send(()).unwrap();
         holder.join().unwrap();
         waiter.join().unwrap();
@@ -130,7 +130,7 @@ fn waiting_parks_the_goroutine_not_the_worker() {
 // a generous bound (starvation mode hands it over after 1 ms of waiting).
 #[test]
 fn fairness_starvation_mode() {
-    at_procs(|| {
+    for_procs(|| {
         let m = Arc::new(Mutex::new(()));
         let stop = Arc::new(AtomicBool::new(false));
         let (m1, stop1) = (m.clone(), stop.clone());
@@ -166,7 +166,7 @@ fn fairness_starvation_mode() {
 // victim: the thread must get the lock too.
 #[test]
 fn fairness_busy_holder_thread_victim() {
-    at_procs(|| {
+    for_procs(|| {
         let m = Arc::new(Mutex::new(()));
         let stop = Arc::new(AtomicBool::new(false));
         let spins = Arc::new(AtomicU64::new(0));

@@ -2,21 +2,21 @@
 //! `src/sync/cond_test.go` and `src/sync/pool_test.go`, re-implemented
 //! (our own code).
 
-mod common;
+mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{at_procs, settle};
 use ferrogo::sync::{Cond, Mutex, Once, Pool};
+use support::{for_procs, settle};
 
 // Go: once_test.go, TestOnce: every caller returns only after the single
 // initialiser ran (concurrent callers park meanwhile).
 #[test]
 fn once_concurrent_callers() {
-    at_procs(|| {
+    for_procs(|| {
         let once = Arc::new(Once::new());
         let value = Arc::new(AtomicUsize::new(0));
         let hs: Vec<_> = (0..10)
@@ -60,7 +60,7 @@ fn once_panicking_initialiser() {
 // A panicking initialiser while others wait: one waiter then initialises.
 #[test]
 fn once_panic_with_waiters() {
-    at_procs(|| {
+    for_procs(|| {
         let once = Arc::new(Once::new());
         let inits = Arc::new(AtomicUsize::new(0));
         let o1 = once.clone();
@@ -100,7 +100,7 @@ fn once_panic_with_waiters() {
 // Go: cond_test.go, TestCondSignal: each signal wakes exactly one waiter.
 #[test]
 fn cond_signal_wakes_one() {
-    at_procs(|| {
+    for_procs(|| {
         let s = Arc::new((Mutex::new(0usize), Cond::new()));
         let woke = Arc::new(AtomicUsize::new(0));
         let n = 4;
@@ -141,7 +141,7 @@ fn cond_signal_wakes_one() {
 // Go: cond_test.go, TestCondBroadcast: broadcast wakes every waiter.
 #[test]
 fn cond_broadcast_wakes_all() {
-    at_procs(|| {
+    for_procs(|| {
         let s = Arc::new((Mutex::new(0u32), Cond::new()));
         let n = 10;
         let hs: Vec<_> = (0..n)
@@ -169,7 +169,7 @@ fn cond_broadcast_wakes_all() {
 // lost between unlocking and parking would hang; a deadline catches it.
 #[test]
 fn cond_no_lost_signal_ping_pong() {
-    at_procs(|| {
+    for_procs(|| {
         let s = Arc::new((Mutex::new(0u64), Cond::new()));
         let rounds = 5_000u64;
         let players: u64 = 3;
@@ -239,7 +239,7 @@ fn pool_reuse() {
 // creates far fewer values than it hands out.
 #[test]
 fn pool_under_goroutines() {
-    at_procs(|| {
+    for_procs(|| {
         let made = Arc::new(AtomicUsize::new(0));
         let m2 = made.clone();
         let pool = Arc::new(Pool::new(move || {

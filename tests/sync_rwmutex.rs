@@ -1,20 +1,20 @@
 //! `ferrogo::sync::RwMutex`: behaviours of Go's `src/sync/rwmutex_test.go`,
 //! re-implemented (our own code).
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
-use common::{at_procs, settle};
 use ferrogo::sync::RwMutex;
+use support::{for_procs, settle};
 
 // Go: rwmutex_test.go, TestParallelReaders: n readers hold the read lock at
 // the same time (each waits, holding it, until all have it).
 #[test]
 fn parallel_readers() {
-    at_procs(|| {
+    for_procs(|| {
         for n in [1, 3, 10] {
             let l = Arc::new(RwMutex::new(()));
             let (locked_tx, locked_rx) = ferrogo::chan::<()>(0);
@@ -50,7 +50,7 @@ fn parallel_readers() {
 // waits, a new reader blocks until the writer has run (writer preference).
 #[test]
 fn writer_preference() {
-    at_procs(|| {
+    for_procs(|| {
         let l = Arc::new(RwMutex::new(Vec::<&str>::new()));
         let first = l.read();
         let lw = l.clone();
@@ -83,7 +83,7 @@ fn writer_preference() {
 // overlap (activity counter: a writer adds 10000, a reader 1).
 #[test]
 fn hammer() {
-    at_procs(|| {
+    for_procs(|| {
         let l = Arc::new(RwMutex::new(()));
         let activity = Arc::new(AtomicI32::new(0));
         let mut hs = Vec::new();

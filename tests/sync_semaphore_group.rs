@@ -2,14 +2,14 @@
 //! `semaphore/semaphore_test.go` and `errgroup/errgroup_test.go`,
 //! re-implemented (our own code).
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{at_procs, settle};
 use ferrogo::sync::{Group, Mutex, Semaphore};
+use support::{for_procs, settle};
 
 fn nap(d: Duration) {
     let _ = ferrogo::never::<()>().recv_timeout(d);
@@ -19,7 +19,7 @@ fn nap(d: Duration) {
 // exceed the size.
 #[test]
 fn weighted_hammer() {
-    at_procs(|| {
+    for_procs(|| {
         let size = 10u64;
         let sem = Arc::new(Semaphore::new(size));
         let held = Arc::new(AtomicU64::new(0));
@@ -52,7 +52,7 @@ fn weighted_hammer() {
 // a large request at the head is not overtaken by small ones.
 #[test]
 fn weighted_fifo_large_request_not_starved() {
-    at_procs(|| {
+    for_procs(|| {
         let sem = Arc::new(Semaphore::new(10));
         let order = Arc::new(Mutex::new(Vec::new()));
         sem.acquire(5); // 5 free
@@ -95,7 +95,7 @@ fn acquire_more_than_size_panics() {
 // first error; cancelled() flips with it.
 #[test]
 fn group_first_error() {
-    at_procs(|| {
+    for_procs(|| {
         let g: Group<String> = Group::new();
         let (tx, rx) = ferrogo::chan::<()>(0);
         g.spawn(move || {
@@ -126,7 +126,7 @@ fn group_first_error() {
 
 #[test]
 fn group_all_ok_and_cancel_flag_observed_by_tasks() {
-    at_procs(|| {
+    for_procs(|| {
         let g: Group<&'static str> = Group::new();
         let stopped = Arc::new(AtomicUsize::new(0));
         for _ in 0..5 {
@@ -148,7 +148,7 @@ fn group_all_ok_and_cancel_flag_observed_by_tasks() {
 // x/sync errgroup_test.go, TestGoLimit: never more than the limit running.
 #[test]
 fn group_limit_respected() {
-    at_procs(|| {
+    for_procs(|| {
         for limit in [1usize, 3] {
             let g: Group<()> = Group::new();
             g.set_limit(Some(limit));
@@ -175,7 +175,7 @@ fn group_limit_respected() {
 // x/sync errgroup_test.go, TestTryGo.
 #[test]
 fn group_try_spawn() {
-    at_procs(|| {
+    for_procs(|| {
         let g: Group<()> = Group::new();
         g.set_limit(Some(1));
         let (tx, rx) = ferrogo::chan::<()>(0);
@@ -194,7 +194,7 @@ fn group_try_spawn() {
 // x/sync errgroup_test.go, TestPanic: a task's panic is re-raised by wait.
 #[test]
 fn group_panic_propagates_to_wait() {
-    at_procs(|| {
+    for_procs(|| {
         let g: Group<()> = Group::new();
         let ran = Arc::new(AtomicBool::new(false));
         let r2 = ran.clone();

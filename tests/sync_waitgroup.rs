@@ -1,14 +1,14 @@
 //! `ferrogo::sync::WaitGroup`: behaviours of Go's
 //! `src/sync/waitgroup_test.go`, re-implemented (our own code).
 
-mod common;
+mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::at_procs;
 use ferrogo::sync::WaitGroup;
+use support::for_procs;
 
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
     match p.downcast::<&'static str>() {
@@ -21,7 +21,7 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 // barriers, reused for several rounds.
 #[test]
 fn barrier_reuse() {
-    at_procs(|| {
+    for_procs(|| {
         let wg1 = Arc::new(WaitGroup::new());
         let wg2 = Arc::new(WaitGroup::new());
         let n = 16;
@@ -73,7 +73,7 @@ fn negative_counter_panics() {
 // The same misuse inside a goroutine reaches `join`.
 #[test]
 fn negative_counter_in_goroutine() {
-    at_procs(|| {
+    for_procs(|| {
         let h = ferrogo::go(|| WaitGroup::new().done());
         let p = h.join().unwrap_err();
         assert_eq!(panic_text(p), "sync: negative WaitGroup counter");
@@ -84,7 +84,7 @@ fn negative_counter_in_goroutine() {
 // and OS threads) released together.
 #[test]
 fn many_waiters_goroutines_and_threads() {
-    at_procs(|| {
+    for_procs(|| {
         for _ in 0..20 {
             let wg = Arc::new(WaitGroup::new());
             let gate = Arc::new(WaitGroup::new());

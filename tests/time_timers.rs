@@ -11,8 +11,8 @@ use ferrogo::{Runtime, chan, go, select};
 
 const SLACK: Duration = Duration::from_secs(3);
 
-mod common;
-use common::at_procs as for_procs;
+mod support;
+use support::for_procs;
 
 // Go: TestSleep — sleep lasts at least the duration.
 #[test]
@@ -144,6 +144,34 @@ fn reset_rearms() {
             at >= start + Duration::from_millis(40),
             "fired at the earlier deadline"
         );
+    });
+}
+
+// A goroutine whose time slice is used up resets or stops a due timer. The
+// channel drain inside must not be the preemption point: switched out there,
+// the goroutine would keep the timer's lock while its worker fires that timer
+// and blocks on the lock forever (found with ThreadSanitizer, whose slowdown
+// used up the slice inside `reset_in_a_loop_fires_once`).
+#[test]
+fn reset_and_stop_with_the_slice_used_up() {
+    // Longer than a slice (10 ms) plus sysmon's slowest check interval.
+    fn hog() {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(60) {
+            std::hint::spin_loop();
+        }
+    }
+    for_procs(|| {
+        let t = Timer::new(Duration::from_millis(1));
+        hog();
+        t.reset(Duration::from_millis(1));
+        assert!(t.c().recv().is_some());
+        assert!(t.c().recv_timeout(Duration::from_millis(20)).is_err());
+
+        let t = Timer::new(Duration::from_millis(1));
+        hog();
+        t.stop();
+        assert!(t.c().recv_timeout(Duration::from_millis(20)).is_err());
     });
 }
 

@@ -337,6 +337,21 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// [`try_recv`](Receiver::try_recv) without the preemption point, for
+    /// runtime code that holds a lock its worker may need: the timer drains
+    /// its channel under its state lock, which the worker takes to fire the
+    /// timer, so switching out there would deadlock the worker.
+    pub(crate) fn try_recv_no_preempt(&self) -> Result<T, TryRecvError> {
+        match &self.flavor {
+            Flavor::Chan(c) => match c.poll_recv() {
+                TryRecv::Got(v, _) => Ok(v),
+                TryRecv::Empty => Err(TryRecvError::Empty),
+                TryRecv::Closed => Err(TryRecvError::Closed),
+            },
+            Flavor::Never => Err(TryRecvError::Empty),
+        }
+    }
+
     /// Receives, waiting at most `timeout`. `Duration::MAX` waits forever.
     ///
     /// ```

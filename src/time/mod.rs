@@ -136,10 +136,13 @@ impl TimerCore {
         was_active
     }
 
-    /// Empties the channel (the state lock is held by the caller).
+    /// Empties the channel (the state lock is held by the caller). Never a
+    /// preemption point: a goroutine switched out here would keep the state
+    /// lock while its worker runs `fire` (or another goroutine touching this
+    /// timer) and blocks on it forever.
     fn drain(&self) {
         if let Kind::Chan(_, rx) = &self.kind {
-            while rx.try_recv().is_ok() {}
+            while rx.try_recv_no_preempt().is_ok() {}
         }
     }
 

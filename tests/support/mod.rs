@@ -1,12 +1,18 @@
-//! Shared helpers for the runtime integration tests (`tests/runtime_*.rs`).
+//! Shared helpers for the integration tests (`tests/*.rs`; one module, used
+//! by every file that needs one).
 //!
-//! * [`for_procs`] runs a scheduling test on a fresh runtime with 1 and then
-//!   2 workers.
+//! * [`for_procs`] runs a test as the main goroutine of a fresh runtime with
+//!   1 and then 2 workers; [`for_each_runtime`] hands the test each runtime
+//!   instead, for tests that drive it from a plain thread (`rt.spawn`,
+//!   several `rt.run`s, `rt.num_goroutine()`). Both arm a [`watchdog`].
 //! * [`child`] / [`run_child`] implement the child-process pattern for
 //!   scenarios that end the process (deadlock report, stack exhaustion, stack
 //!   overflow, unjoined panics): the test re-executes its own binary, running
 //!   only itself, with `FERROGO_CHILD` set to the scenario's name.
-//! * [`wait_until`] polls a condition with a bound, never sleeping unbounded.
+//! * [`wait_until`] polls a condition with a bound, never sleeping unbounded;
+//!   [`settle`] lets other goroutines run and block; [`within_slack`] bounds
+//!   "should be quick" generously.
+//! * [`DropCounter`] counts drops, for "no value lost or duplicated" checks.
 #![allow(dead_code)]
 
 use std::io::Read;
@@ -29,10 +35,20 @@ pub fn runtime(n: usize) -> Runtime {
         .expect("build runtime")
 }
 
-/// Runs `f` on a fresh runtime with 1 worker, then with 2 workers. Each
-/// runtime is dropped (its workers joined) before the next is built.
-pub fn for_procs(mut f: impl FnMut(&Runtime)) {
-    let _w = watchdog(HANG_LIMIT);
+/// Runs `f` as the main goroutine of a fresh runtime with 1 worker, then
+/// with 2 workers (Go's deadlock detector is armed while it runs).
+pub fn for_procs<F>(f: F)
+where
+    F: Fn() + Send + Sync + Clone + 'static,
+{
+    for_each_runtime(|rt| rt.run(f.clone()));
+}
+
+/// Runs `f` on a fresh runtime with 1 worker, then with 2 workers, from this
+/// plain thread. Each runtime is dropped (its workers joined) before the next
+/// is built.
+pub fn for_each_runtime(mut f: impl FnMut(&Runtime)) {
+    let _w = watchdog(hang_limit());
     for n in PROCS {
         let rt = runtime(n);
         assert_eq!(rt.max_procs(), n);
@@ -42,6 +58,15 @@ pub fn for_procs(mut f: impl FnMut(&Runtime)) {
 
 /// How long one test may take before [`watchdog`] ends the process.
 pub const HANG_LIMIT: Duration = Duration::from_secs(60);
+
+/// [`HANG_LIMIT`], or `FERROGO_TEST_HANG_SECS` seconds if set (instrumented
+/// runs such as ThreadSanitizer are many times slower).
+pub fn hang_limit() -> Duration {
+    std::env::var("FERROGO_TEST_HANG_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(HANG_LIMIT, Duration::from_secs)
+}
 
 /// Ends the whole test process (status 3, naming the test) if the returned
 /// guard is not dropped within `limit`: a hang in the runtime fails the
@@ -240,4 +265,37 @@ macro_rules! child_scenarios {
             init
         };
     };
+}
+
+/// Generous bound for "this should be quick" assertions on a loaded 2-core VM.
+pub const SLACK: Duration = Duration::from_secs(10);
+
+/// Panics if `f` takes longer than `SLACK`.
+pub fn within_slack<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let v = f();
+    assert!(start.elapsed() < SLACK, "{what} took {:?}", start.elapsed());
+    v
+}
+
+/// Gives other goroutines a chance to run and block (a few yields and a short sleep).
+pub fn settle() {
+    for _ in 0..10 {
+        ferrogo::yield_now();
+    }
+    // Parks the goroutine (not the worker) for a moment: a nil-channel timeout.
+    let _ = ferrogo::never::<()>().recv_timeout(Duration::from_millis(5));
+}
+
+/// A value that counts its drops in a shared counter.
+#[derive(Debug)]
+pub struct DropCounter {
+    pub id: usize,
+    pub drops: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
