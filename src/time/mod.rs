@@ -175,7 +175,12 @@ impl TimerCore {
         st.active = next.is_some();
         match &self.kind {
             Kind::Chan(tx, _) => {
-                let _ = tx.try_send(now);
+                // Under the state lock: no preemption point here, as in the
+                // drains of `start`/`stop` (a switch-out holding this lock
+                // would deadlock the worker that fires the timer). `fire`
+                // runs on the worker itself today, where it could not switch
+                // anyway; this keeps that true if it ever runs elsewhere.
+                let _ = tx.chan().poll_send(now);
             }
             Kind::Func(f) => {
                 let f = f.clone();
