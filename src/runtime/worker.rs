@@ -9,7 +9,8 @@
 //!    keeps a communicating pair on one worker and cheap;
 //! 3. every 61st pick, the injector first (fairness for work from outside);
 //! 4. the inbox is drained into the `ready` FIFO (started goroutines);
-//! 5. `ready` vs the deque of unstarted goroutines: whichever was queued
+//! 5. `ready` vs the deque (unstarted goroutines; with migration also
+//!    movable started ones displaced from `runnext`): whichever was queued
 //!    earlier (`G::seq`), so a goroutine spinning on `yield_now` lets a
 //!    not-yet-run one go (golang/go#13546); under stack pressure started
 //!    goroutines go first, since they need no new stack;
@@ -29,14 +30,15 @@
 //!
 //! # Stealing rules
 //!
-//! Only unstarted goroutines are stolen. From a deque of 4 or more a thief
+//! Only unstarted goroutines are stolen (with migration: whatever is in the
+//! deque, started or not; see `scheduler.rs`). From a deque of 4 or more a thief
 //! takes half at once. A shorter queue is taken from (half, rounded up) only
 //! if its owner keeps running one goroutine, without any switch, for a grace
 //! period (~3 µs, as Go gives `runnext`): otherwise the owner is about to run
 //! them, and moving one would split goroutines that talk — a pipeline's
 //! stages, a ping-pong pair — for good (a started goroutine never moves
-//! again; Go can reunite them by readying on the waker's P, we cannot).
-//! `runnext` itself is never stolen.
+//! again by default; Go can reunite them by readying on the waker's P, which
+//! only migration allows us). `runnext` itself is never stolen.
 //!
 //! # Ownership
 //!
@@ -45,11 +47,26 @@
 //! Every field is touched only on that thread; a goroutine runs only while
 //! the worker loop is suspended inside `resume`, and no `RefCell` borrow is
 //! held across a resume.
+//!
+//! # Reading `CORE` from a goroutine that may migrate
+//!
+//! Goroutine code finds its worker through `CORE`. The compiler assumes a
+//! function runs on one thread from start to end, so once `CORE.with` is
+//! inlined into a function that also switches (a loop around `recv`, say)
+//! it may compute the thread-local's address once and reuse it after the
+//! switch. By default that is right: the goroutine resumes on the same
+//! thread. A goroutine that migrated would read the *previous* worker's
+//! `CORE` and act on another thread's `Core`. So once any runtime of the
+//! process allows migration ([`MIGRATION_ENABLED`]), `core()` reads `CORE`
+//! in a function that is never inlined, whose every call computes the
+//! address afresh (a call cannot be merged with an earlier one across the
+//! switch, which may write any memory). Processes that never opt in pay one
+//! relaxed load of a static per lookup.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, CoroutineResult};
@@ -90,12 +107,21 @@ thread_local! {
     static CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
 }
 
+/// Set, for the rest of the process, before the workers of the first runtime
+/// that allows migration start; from then on `core()` reads `CORE` out of
+/// line (module comment). Never cleared: a goroutine of a migrating runtime
+/// must never see it false. Relaxed: the store happens before that runtime's
+/// worker threads are spawned, which orders it before all their goroutines.
+pub(crate) static MIGRATION_ENABLED: AtomicBool = AtomicBool::new(false);
+
 /// A worker's private state. See the module comment for the ownership rule.
 pub(crate) struct Core {
     /// This worker's index in `Shared::remotes`.
     index: usize,
     /// The runtime.
     pub(crate) shared: &'static Shared,
+    /// `shared.migrate`, kept here where the switch path reads it.
+    migrate: bool,
     /// Unstarted goroutines: LIFO for us, stealable from the other end.
     deque: Worker<GRef>,
     /// The goroutine to run next, inheriting the time slice.
@@ -134,6 +160,7 @@ pub(crate) fn run_worker(shared: &'static Shared, index: usize, deque: Worker<GR
     let core = Core {
         index,
         shared,
+        migrate: shared.migrate,
         deque,
         runnext: Cell::new(None),
         ready: RefCell::new(VecDeque::new()),
@@ -157,13 +184,29 @@ pub(crate) fn run_worker(shared: &'static Shared, index: usize, deque: Worker<GR
 }
 
 /// The calling thread's worker core, if it is a worker thread.
+///
+/// Callers must not keep the reference across a switch: a goroutine that
+/// migrates resumes on another thread (module comment).
 #[inline(always)]
 fn core<'a>() -> Option<&'a Core> {
-    let p = CORE.with(|c| c.get());
+    let p = if MIGRATION_ENABLED.load(Ordering::Relaxed) {
+        core_ptr_out_of_line()
+    } else {
+        CORE.with(|c| c.get())
+    };
     // SAFETY: CORE is set by `run_worker` to a `Core` on its own stack frame
-    // and cleared before that frame ends; only this thread reads it, and
-    // references handed out are used within the current call on this thread.
+    // and cleared before that frame ends; only this thread reads it (when
+    // goroutines may migrate, through `core_ptr_out_of_line`, so the address
+    // is this thread's), and references handed out are used within the
+    // current call on this thread.
     unsafe { p.as_ref() }
+}
+
+/// `CORE` of the calling thread, read in a frame of its own so that the
+/// thread-local's address is computed afresh on every call (module comment).
+#[inline(never)]
+fn core_ptr_out_of_line() -> *const Core {
+    CORE.with(|c| c.get())
 }
 
 /// The goroutine running on this thread, if any.
@@ -235,6 +278,19 @@ pub(crate) fn arm_entry(entry: Entry) {
     }
     if shared.idle.notify_worker(i) {
         shared.unpark(i);
+    }
+}
+
+/// Readies movable started goroutine `g` (migration) in `runnext` if this
+/// thread is any worker of its runtime; otherwise hands it back.
+pub(crate) fn try_ready_here(g: GRef) -> Result<(), GRef> {
+    match core() {
+        Some(core) if std::ptr::eq(core.shared, g.shared) => {
+            debug_assert!(core.migrate);
+            core.put_runnext(g);
+            Ok(())
+        }
+        _ => Err(g),
     }
 }
 
@@ -324,12 +380,14 @@ impl Core {
     }
 
     /// Makes `g` the next to run; a displaced `runnext` goes to the back of
-    /// its queue (and, if unstarted, becomes stealable).
+    /// its queue (and, if unstarted or movable, becomes stealable).
     fn put_runnext(&self, g: GRef) {
         let old = self.runnext.replace(Some(g));
         if let Some(old) = old {
             self.stamp(&old);
-            if old.is_started() {
+            // Decision point 2 (scheduler.rs): with migration a movable
+            // started goroutine joins the deque, where thieves can take it.
+            if old.is_started() && !(self.migrate && old.movable()) {
                 self.ready.borrow_mut().push_back(old);
             } else {
                 self.deque.push(old);
@@ -436,7 +494,7 @@ impl Core {
         for action in due {
             match action {
                 Action::Wake { g, generation } => {
-                    if g.park_gen.get() == generation {
+                    if g.park_gen.load(Ordering::Relaxed) == generation {
                         super::park::wake_g(g);
                     }
                 }
@@ -498,9 +556,14 @@ impl Core {
     /// workers would pay it on every item. This poll is not counted as
     /// spinning (it never steals, so it does not compete with spinners).
     /// Returns true if work showed up.
+    ///
+    /// With migration only pinned goroutines are sent to the inbox (rare);
+    /// the others go wherever any worker can take them, so there is nothing
+    /// to wait for here (and `stacks_in_use` no longer says what is parked
+    /// here).
     fn await_inbox(&self) -> bool {
         let r = self.remote();
-        if r.stacks_in_use.load(Ordering::Relaxed) == 0 {
+        if self.migrate || r.stacks_in_use.load(Ordering::Relaxed) <= 0 {
             return false;
         }
         let until = Instant::now() + INBOX_POLL_FOR;
@@ -648,10 +711,15 @@ impl Core {
     /// Runs `g` until it yields, parks or finishes.
     fn run(&self, g: GRef) {
         let r = self.remote();
-        if !g.is_started() && !self.start(&g) {
-            self.starved.borrow_mut().push_back(g);
-            r.starved.fetch_add(1, Ordering::Relaxed);
-            return;
+        let home = g.home.load(Ordering::Relaxed);
+        if home == super::g::NO_HOME {
+            if !self.start(&g) {
+                self.starved.borrow_mut().push_back(g);
+                r.starved.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        } else if home != self.index {
+            self.adopt(&g);
         }
         loop {
             r.busy.store(true, Ordering::Relaxed);
@@ -659,8 +727,9 @@ impl Core {
                 .store(r.switches.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             overflow::set_running(GRef::as_ptr(&g));
             self.current.set(&g);
-            // SAFETY: this is g's home worker thread (it started it here) and
-            // the coroutine is not running (we are the only code touching it).
+            // SAFETY: this worker holds g (it started it here, or with
+            // migration took it from a queue and adopted it above) and the
+            // coroutine is not running (we are the only code touching it).
             let coro = unsafe { g.coro() }
                 .as_mut()
                 .expect("started goroutine has a coroutine");
@@ -670,10 +739,19 @@ impl Core {
             r.busy.store(false, Ordering::Relaxed);
             if matches!(result, CoroutineResult::Yield(_)) {
                 self.register_once(&g);
+                if self.migrate {
+                    self.pin_if_unwinding(&g);
+                }
             }
             match result {
                 CoroutineResult::Yield(Switch::Yield) => {
                     self.new_slice();
+                    // Decision point 3 (scheduler.rs): with migration a
+                    // movable goroutine yields to the injector, as in Go.
+                    if self.migrate && g.movable() {
+                        self.shared.push_global(g);
+                        return;
+                    }
                     self.stamp(&g);
                     self.ready.borrow_mut().push_back(g);
                     return;
@@ -682,8 +760,14 @@ impl Core {
                     // Go puts a preempted goroutine on the global queue, behind
                     // work from outside; we requeue it locally and pull a batch
                     // of outside work in (injected goroutines carry the oldest
-                    // stamps, so they run before it).
+                    // stamps, so they run before it). With migration a movable
+                    // goroutine goes to the injector itself, as in Go, where
+                    // an idle worker may take it (decision point 3).
                     self.new_slice();
+                    if self.migrate && g.movable() {
+                        self.shared.push_global(g);
+                        return;
+                    }
                     self.stamp(&g);
                     self.ready.borrow_mut().push_back(g);
                     if !self.shared.injector.is_empty() {
@@ -752,7 +836,7 @@ impl Core {
             gbox.g.set_yielder(y);
             gbox.tail.run(&gbox.g);
         });
-        // SAFETY: home worker thread; the coroutine is not running.
+        // SAFETY: the starting worker holds g; the coroutine is not running.
         unsafe { *g.coro() = Some(coro) };
         let r = self.remote();
         r.stacks_in_use.store(
@@ -762,25 +846,53 @@ impl Core {
         true
     }
 
+    /// Decision point 4 (scheduler.rs), migration only: `g` last ran on
+    /// another worker and this one is about to resume it, so this worker
+    /// becomes its home (where a pin would keep it, where shutdown unwinds
+    /// it, what reports show). Its stack, registry entry and any park
+    /// deadline stay where they are; see the module comment of `scheduler.rs`.
+    #[cold]
+    fn adopt(&self, g: &GRef) {
+        debug_assert!(
+            self.migrate && g.movable(),
+            "only movable goroutines change worker"
+        );
+        g.home.store(self.index, Ordering::Relaxed);
+    }
+
+    /// With migration: pins `g` to this worker if it switched out in the
+    /// middle of unwinding a panic (std's panic count of this thread is then
+    /// raised; see `G::movable`), unpins it otherwise. Runs right after the
+    /// switch-out, before `g` is queued or parked, so wakers see the flag.
+    /// Conservative: another goroutine of this thread suspended mid-unwind
+    /// pins `g` too, until its next switch-out.
+    fn pin_if_unwinding(&self, g: &GRef) {
+        let unwinding = std::thread::panicking();
+        if g.pinned.load(Ordering::Relaxed) != unwinding {
+            g.pinned.store(unwinding, Ordering::Relaxed);
+        }
+    }
+
     /// Enters `g` in the registry at its first switch-out: from then on it
     /// may be suspended with no run queue holding it (parked), and shutdown
     /// and reports must find it. A goroutine that runs to completion in one go
     /// never pays the registry's lock.
     fn register_once(&self, g: &GRef) {
-        if g.reg_slot.get() == usize::MAX {
+        if g.registry_entry().is_none() {
             let slot = self
                 .remote()
                 .registry
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(g.clone());
-            g.reg_slot.set(slot);
+            g.set_registry_entry(self.index, slot);
         }
     }
 
-    /// Recycles a finished goroutine's stack and forgets it.
+    /// Recycles a finished goroutine's stack (into this worker's pool, even
+    /// if another worker took it) and forgets it.
     fn finish(&self, g: GRef) {
-        // SAFETY: home worker thread; the coroutine has returned.
+        // SAFETY: this worker holds `g` (it just ran it); the coroutine has returned.
         let coro = unsafe { g.coro() }
             .take()
             .expect("finished goroutine had a coroutine");
@@ -791,11 +903,13 @@ impl Core {
             r.stacks_in_use.load(Ordering::Relaxed) - 1,
             Ordering::Relaxed,
         );
-        if g.reg_slot.get() != usize::MAX {
-            r.registry
+        if let Some((reg_worker, slot)) = g.registry_entry() {
+            // By default `reg_worker` is this worker; with migration it may be another.
+            self.shared.remotes[reg_worker]
+                .registry
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .remove(g.reg_slot.get());
+                .remove(slot);
         }
         r.live
             .store(r.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
@@ -823,21 +937,51 @@ impl Core {
         }
     }
 
-    /// Shutdown: unwind every started goroutine homed here on this thread
-    /// (before its thread-locals are destroyed), drop unstarted ones, and give
-    /// the stacks back.
+    /// Shutdown: unwind every started goroutine that lives here, on this
+    /// thread (before its thread-locals are destroyed), drop unstarted ones,
+    /// and give the stacks back.
+    ///
+    /// By default the goroutines living here are those in this worker's
+    /// registry, and no other thread ever resumes them. With migration a
+    /// goroutine registered here may live elsewhere and the other way round,
+    /// and a worker still running could resume a goroutine we are about to
+    /// unwind. So each worker first waits until every worker has stopped
+    /// running goroutines, then takes from every registry the goroutines whose
+    /// `home` — the worker that last ran them — is this one. After that
+    /// barrier no goroutine runs again and no `home` changes (adoption happens
+    /// only before a resume), so each goroutine is unwound exactly once, on
+    /// the thread where it last ran; a pinned one (suspended mid-unwind) is
+    /// on the thread whose panic count it raised.
     fn shutdown(&self) {
-        let started = self
-            .remote()
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain();
+        let started = if self.migrate {
+            self.await_all_stopped();
+            let mut mine = Vec::new();
+            for r in self.shared.remotes.iter() {
+                mine.extend(
+                    r.registry
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take_where(|g| g.home.load(Ordering::Relaxed) == self.index),
+                );
+            }
+            mine
+        } else {
+            self.remote()
+                .registry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain()
+        };
         for g in started {
             g.unwinding.set(true);
             self.current.set(&g);
             overflow::set_running(GRef::as_ptr(&g));
-            // SAFETY: home worker thread; the coroutine is suspended.
+            // SAFETY: this worker is g's home: by default the only thread
+            // that ever resumed it; with migration the last one, and after
+            // `await_all_stopped` no worker resumes goroutines any more. The
+            // coroutine is suspended (it switched out at least once, or it
+            // would not be registered, and it has not finished, or `finish`
+            // would have removed it).
             if let Some(mut coro) = unsafe { g.coro() }.take() {
                 coro.force_unwind();
                 let stack = coro.into_stack();
@@ -857,6 +1001,30 @@ impl Core {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        if self.migrate {
+            // Yielded, preempted and remotely woken goroutines wait in the
+            // injector; nobody runs them any more (their stacks were taken
+            // above, by their homes). Drop the references.
+            while !matches!(self.shared.injector.steal(), Steal::Empty) {}
+        }
         self.shared.stacks.flush(&mut self.stacks.borrow_mut());
+    }
+
+    /// With migration, at shutdown: counts this worker as stopped and waits
+    /// until every worker is (see `shutdown`). The last to stop wakes the
+    /// others. A worker that never started was counted by `build`.
+    fn await_all_stopped(&self) {
+        let n = self.shared.nworkers();
+        // SeqCst RMW: releases this worker's last writes to the goroutines it
+        // ran (their coroutines, `home`); the waiters' loads below acquire them.
+        if self.shared.stopped.fetch_add(1, Ordering::SeqCst) + 1 >= n {
+            for i in (0..n).filter(|&i| i != self.index) {
+                self.shared.unpark(i);
+            }
+            return;
+        }
+        while self.shared.stopped.load(Ordering::SeqCst) < n {
+            std::thread::park_timeout(Duration::from_millis(1));
+        }
     }
 }
