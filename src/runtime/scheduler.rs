@@ -327,17 +327,20 @@ impl Shared {
 /// `RUNNING`: to `runnext` when the caller is its home worker, else to the
 /// home worker's inbox. A movable goroutine (migration) goes to the
 /// caller's `runnext` on any worker of its runtime, else to the injector.
+/// (The home check comes first so a wake on the home worker, the common
+/// case, costs nothing more than before migration existed.)
 pub(crate) fn ready_started(g: GRef) {
-    if g.movable() {
-        if let Err(g) = worker::try_ready_here(g) {
-            let shared = g.shared;
-            shared.push_global(g);
-        }
-        return;
-    }
     let home = g.home.load(Ordering::Relaxed);
     debug_assert_ne!(home, NO_HOME, "a parked goroutine has started");
     if let Err(g) = worker::try_ready_local(g, home) {
+        if g.movable() {
+            // Decision point 1.
+            if let Err(g) = worker::try_ready_here(g) {
+                let shared = g.shared;
+                shared.push_global(g);
+            }
+            return;
+        }
         let shared = g.shared;
         shared.push_inbox(home, g);
     }

@@ -204,6 +204,9 @@ fn core<'a>() -> Option<&'a Core> {
 
 /// `CORE` of the calling thread, read in a frame of its own so that the
 /// thread-local's address is computed afresh on every call (module comment).
+/// Cold: it keeps the default path's callers small enough to be inlined as
+/// they were before migration existed.
+#[cold]
 #[inline(never)]
 fn core_ptr_out_of_line() -> *const Core {
     CORE.with(|c| c.get())
@@ -340,18 +343,32 @@ pub(crate) fn next_goid() -> u64 {
 }
 
 /// Yields the running goroutine if sysmon asked it to (its slice is used up).
+/// The fast path is a thread-local read and one relaxed load, small enough to
+/// inline into every channel and lock operation.
 #[inline]
 pub(crate) fn checkpoint() {
     if let Some(core) = core() {
-        let r = &core.shared.remotes[core.index];
-        if r.preempt.load(Ordering::Relaxed) && !core.current.get().is_null() {
-            r.preempt.store(false, Ordering::Relaxed);
-            if let Some(g) = current_g() {
-                // SAFETY: `g` is the goroutine running this code, on its own stack.
-                unsafe { g.switch_out(Switch::Preempt) };
-            }
+        if core.remote().preempt.load(Ordering::Relaxed) {
+            preempt_current(core);
         }
     }
+}
+
+/// `checkpoint`'s slow path: the slice is used up. Switches out the running
+/// goroutine, if the caller is one (not the worker loop itself).
+#[cold]
+#[inline(never)]
+fn preempt_current(core: &Core) {
+    let cur = core.current.get();
+    if cur.is_null() {
+        return;
+    }
+    core.remote().preempt.store(false, Ordering::Relaxed);
+    // SAFETY: `cur` points at the worker's `GRef` of the running goroutine,
+    // alive while it runs, and that goroutine is the caller, on its own stack
+    // (so its recorded yielder is the live one). `core` is not used after the
+    // switch, which may resume on another thread with migration.
+    unsafe { (*cur).switch_out(Switch::Preempt) };
 }
 
 /// Puts the running goroutine at the back of the ready queue and runs others.
@@ -711,15 +728,19 @@ impl Core {
     /// Runs `g` until it yields, parks or finishes.
     fn run(&self, g: GRef) {
         let r = self.remote();
+        // One comparison on the common path (a started goroutine resumed
+        // on its home); the rare cases sort themselves out inside.
         let home = g.home.load(Ordering::Relaxed);
-        if home == super::g::NO_HOME {
-            if !self.start(&g) {
-                self.starved.borrow_mut().push_back(g);
-                r.starved.fetch_add(1, Ordering::Relaxed);
-                return;
+        if home != self.index {
+            if home == super::g::NO_HOME {
+                if !self.start(&g) {
+                    self.starved.borrow_mut().push_back(g);
+                    r.starved.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            } else {
+                self.adopt(&g);
             }
-        } else if home != self.index {
-            self.adopt(&g);
         }
         loop {
             r.busy.store(true, Ordering::Relaxed);
@@ -739,18 +760,20 @@ impl Core {
             r.busy.store(false, Ordering::Relaxed);
             if matches!(result, CoroutineResult::Yield(_)) {
                 self.register_once(&g);
-                if self.migrate {
-                    self.pin_if_unwinding(&g);
-                }
             }
+            // With migration each switch-out updates the pin (`pin_if_unwinding`)
+            // before `g` is queued or parked; one flag test per switch by default.
             match result {
                 CoroutineResult::Yield(Switch::Yield) => {
                     self.new_slice();
                     // Decision point 3 (scheduler.rs): with migration a
                     // movable goroutine yields to the injector, as in Go.
-                    if self.migrate && g.movable() {
-                        self.shared.push_global(g);
-                        return;
+                    if self.migrate {
+                        self.pin_if_unwinding(&g);
+                        if g.movable() {
+                            self.shared.push_global(g);
+                            return;
+                        }
                     }
                     self.stamp(&g);
                     self.ready.borrow_mut().push_back(g);
@@ -764,9 +787,12 @@ impl Core {
                     // goroutine goes to the injector itself, as in Go, where
                     // an idle worker may take it (decision point 3).
                     self.new_slice();
-                    if self.migrate && g.movable() {
-                        self.shared.push_global(g);
-                        return;
+                    if self.migrate {
+                        self.pin_if_unwinding(&g);
+                        if g.movable() {
+                            self.shared.push_global(g);
+                            return;
+                        }
                     }
                     self.stamp(&g);
                     self.ready.borrow_mut().push_back(g);
@@ -776,6 +802,10 @@ impl Core {
                     return;
                 }
                 CoroutineResult::Yield(Switch::Park) => {
+                    if self.migrate {
+                        // Before the parking CAS, which publishes it to wakers.
+                        self.pin_if_unwinding(&g);
+                    }
                     match g.state.compare_exchange(
                         RUNNING,
                         PARKED,
