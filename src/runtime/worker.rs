@@ -61,7 +61,9 @@
 //! in a function that is never inlined, whose every call computes the
 //! address afresh (a call cannot be merged with an earlier one across the
 //! switch, which may write any memory). Processes that never opt in pay one
-//! relaxed load of a static per lookup.
+//! relaxed load of a static per lookup. The crate's other thread-locals that
+//! goroutine code reads (`select`'s random state, `sync::Pool`'s shard id)
+//! are read only inside `#[inline(never)]` functions that do not switch.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
