@@ -116,10 +116,13 @@ impl RuntimeBuilder {
     /// workers are idle, and a pair that started on different workers pays a
     /// cross-thread hand-off on every exchange. With migration a fan-out
     /// spreads over every worker, and communicating goroutines gather where
-    /// they are woken. It costs a little on the default paths of the runtime
-    /// (yields and preemptions go through the shared injector queue, and
-    /// once any runtime of the process allows migration every runtime reads
-    /// its worker's thread-local through a call that is not inlined).
+    /// they are woken. What it costs, on this runtime only: yields and
+    /// preemptions go through the shared injector queue and may wake another
+    /// worker (as Go's `Gosched` does: a `yield_now` ping-pong becomes about
+    /// ten times slower), goroutines find their worker through a call that
+    /// is not inlined, and hand-offs between workers cost cache misses, so a
+    /// fan-out of jobs of a few microseconds can run slower than on one
+    /// worker (see `examples/migration_fanout.rs`).
     ///
     /// # Safety
     ///
@@ -170,7 +173,7 @@ impl RuntimeBuilder {
     ///    error-checking mutexes locked by the same thread before and after).
     ///
     /// What ferrogo itself takes care of: its own thread-locals (read out of
-    /// line once migration is enabled), std's panic count (a goroutine that
+    /// line on this runtime's workers), std's panic count (a goroutine that
     /// blocks while unwinding a panic stays on its thread until its next
     /// switch-out after the unwind), `current()`, timers, stacks and
     /// shutdown (each goroutine is unwound on the thread that last ran it).
@@ -247,10 +250,6 @@ impl RuntimeBuilder {
         let deques: Vec<_> = (0..procs)
             .map(|_| crossbeam_deque::Worker::new_lifo())
             .collect();
-        if self.migrate {
-            // Before any worker of this runtime starts (see the static's doc).
-            worker::MIGRATION_ENABLED.store(true, Ordering::Relaxed);
-        }
         let shared: &'static Shared = Box::leak(Box::new(Shared::new(
             deques.iter().map(|d| d.stealer()).collect(),
             pool,
@@ -269,10 +268,10 @@ impl RuntimeBuilder {
             match t {
                 Ok(t) => rt.threads.push(t),
                 Err(e) => {
-                    // Workers that will never run count as stopped, or the
-                    // started ones would wait for them at shutdown (`rt` is
-                    // dropped on return).
-                    shared.stopped.fetch_add(procs - i, Ordering::SeqCst);
+                    // Workers that will never run count as stopped (in both
+                    // phases), or the started ones would wait for them at
+                    // shutdown (`rt` is dropped on return).
+                    shared.stopped.fetch_add(2 * (procs - i), Ordering::SeqCst);
                     return Err(e);
                 }
             }

@@ -209,10 +209,10 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     /// The monitor thread, for unparking at shutdown.
     pub(crate) sysmon: OnceLock<Thread>,
-    /// Workers that have stopped running goroutines at shutdown, plus
-    /// workers that never started (a failed build). With migration a worker
-    /// unwinds its goroutines only once this reaches `nworkers()`
-    /// (`Core::shutdown`).
+    /// Shutdown barrier with migration (`Core::shutdown`): each worker adds 1
+    /// when it has stopped running goroutines and waits for `nworkers()`,
+    /// then unwinds its goroutines, adds 1 again and waits for twice that
+    /// before its thread exits. `build` adds 2 per worker that never started.
     pub(crate) stopped: AtomicUsize,
 }
 

@@ -50,25 +50,32 @@
 //!
 //! # Reading `CORE` from a goroutine that may migrate
 //!
-//! Goroutine code finds its worker through `CORE`. The compiler assumes a
-//! function runs on one thread from start to end, so once `CORE.with` is
-//! inlined into a function that also switches (a loop around `recv`, say)
-//! it may compute the thread-local's address once and reuse it after the
-//! switch. By default that is right: the goroutine resumes on the same
-//! thread. A goroutine that migrated would read the *previous* worker's
-//! `CORE` and act on another thread's `Core`. So once any runtime of the
-//! process allows migration ([`MIGRATION_ENABLED`]), `core()` reads `CORE`
-//! in a function that is never inlined, whose every call computes the
-//! address afresh (a call cannot be merged with an earlier one across the
-//! switch, which may write any memory). Processes that never opt in pay one
-//! relaxed load of a static per lookup. The crate's other thread-locals that
-//! goroutine code reads (`select`'s random state, `sync::Pool`'s shard id)
-//! are read only inside `#[inline(never)]` functions that do not switch.
+//! Goroutine code finds its worker through the `CORE` thread-local. The
+//! compiler assumes a function runs on one thread from start to end, so once
+//! `CORE.with` is inlined into a function that also switches (a loop around
+//! `recv`, say) it may compute the thread-local's address — and even the
+//! value read — once, and reuse them after the switch. By default that is
+//! right: the goroutine resumes on the same thread. A goroutine that migrated
+//! would find the *previous* worker's `Core`. So a worker of a runtime that
+//! allows migration stores, for its whole life, a sentinel in `CORE`
+//! (`MIGRATING_WORKER`, never a valid pointer) and its real `Core` in
+//! `MIGRATING_CORE`. Whatever stale address or value the inlined read of
+//! `CORE` uses, on such a worker it yields the sentinel, which sends
+//! `core()` to `migrating_core`: a function never inlined, whose every call
+//! computes `MIGRATING_CORE`'s address afresh and reads it with a volatile
+//! load (neither can be merged with an earlier call across a switch). The
+//! default path is unchanged: one load and one comparison. For the stale
+//! address to stay valid, workers of a migrating runtime exit only after
+//! every one of them has finished unwinding goroutines (`shutdown`).
+//!
+//! The crate's other thread-locals that goroutine code reads (`select`'s
+//! random state, `sync::Pool`'s shard id) are read only inside
+//! `#[inline(never)]` functions that do not switch.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, CoroutineResult};
@@ -105,16 +112,18 @@ const GLOBAL_CHECK_EVERY: u64 = 61;
 const FRESH_UNDER_PRESSURE_EVERY: u64 = 31;
 
 thread_local! {
-    /// The `Core` of the worker running on this thread, or null.
+    /// The `Core` of the worker running on this thread; `MIGRATING_WORKER`
+    /// on a worker of a runtime that allows migration (module comment);
+    /// null on other threads.
     static CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+    /// On a worker of a runtime that allows migration, its `Core` (null
+    /// elsewhere). Read only by `migrating_core`.
+    static MIGRATING_CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Set, for the rest of the process, before the workers of the first runtime
-/// that allows migration start; from then on `core()` reads `CORE` out of
-/// line (module comment). Never cleared: a goroutine of a migrating runtime
-/// must never see it false. Relaxed: the store happens before that runtime's
-/// worker threads are spawned, which orders it before all their goroutines.
-pub(crate) static MIGRATION_ENABLED: AtomicBool = AtomicBool::new(false);
+/// `CORE` on a worker of a runtime that allows migration: not a pointer to
+/// anything; the one non-null value at or below it.
+const MIGRATING_WORKER: *const Core = std::ptr::without_provenance(1);
 
 /// A worker's private state. See the module comment for the ownership rule.
 pub(crate) struct Core {
@@ -177,12 +186,18 @@ pub(crate) fn run_worker(shared: &'static Shared, index: usize, deque: Worker<GR
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
         spinning: Cell::new(false),
     };
-    CORE.with(|c| c.set(&core));
+    if shared.migrate {
+        MIGRATING_CORE.with(|c| c.set(&core));
+        CORE.with(|c| c.set(MIGRATING_WORKER));
+    } else {
+        CORE.with(|c| c.set(&core));
+    }
     while let Some(g) = core.find_runnable() {
         core.run(g);
     }
     core.shutdown();
     CORE.with(|c| c.set(std::ptr::null()));
+    MIGRATING_CORE.with(|c| c.set(std::ptr::null()));
 }
 
 /// The calling thread's worker core, if it is a worker thread.
@@ -191,27 +206,34 @@ pub(crate) fn run_worker(shared: &'static Shared, index: usize, deque: Worker<GR
 /// migrates resumes on another thread (module comment).
 #[inline(always)]
 fn core<'a>() -> Option<&'a Core> {
-    let p = if MIGRATION_ENABLED.load(Ordering::Relaxed) {
-        core_ptr_out_of_line()
-    } else {
-        CORE.with(|c| c.get())
-    };
-    // SAFETY: CORE is set by `run_worker` to a `Core` on its own stack frame
-    // and cleared before that frame ends; only this thread reads it (when
-    // goroutines may migrate, through `core_ptr_out_of_line`, so the address
-    // is this thread's), and references handed out are used within the
-    // current call on this thread.
-    unsafe { p.as_ref() }
+    let p = CORE.with(|c| c.get());
+    if p.addr() > MIGRATING_WORKER.addr() {
+        // SAFETY: CORE holds a real pointer only on a worker of a runtime
+        // whose goroutines never migrate: the reading code runs on the thread
+        // that set it, to a `Core` on that thread's `run_worker` frame, cleared
+        // before the frame ends. References handed out are used within the
+        // current call on this thread.
+        return Some(unsafe { &*p });
+    }
+    if p.is_null() {
+        return None;
+    }
+    migrating_core()
 }
 
-/// `CORE` of the calling thread, read in a frame of its own so that the
-/// thread-local's address is computed afresh on every call (module comment).
-/// Cold: it keeps the default path's callers small enough to be inlined as
-/// they were before migration existed.
+/// The `Core` of the calling thread on a worker of a runtime that allows
+/// migration, read in a frame of its own (module comment). Cold: the default
+/// path's callers stay small enough to be inlined.
 #[cold]
 #[inline(never)]
-fn core_ptr_out_of_line() -> *const Core {
-    CORE.with(|c| c.get())
+fn migrating_core<'a>() -> Option<&'a Core> {
+    // SAFETY: the cell belongs to the calling thread (its address is computed
+    // in this call) and a volatile read of a `Cell`'s contents from its own
+    // thread is a plain read; volatile so that no call is merged with another.
+    let p = MIGRATING_CORE.with(|c| unsafe { std::ptr::read_volatile(c.as_ptr()) });
+    // SAFETY: `run_worker` sets it to the `Core` on its frame and clears it
+    // before that frame ends; we are on that thread.
+    unsafe { p.as_ref() }
 }
 
 /// The goroutine running on this thread, if any.
@@ -986,7 +1008,7 @@ impl Core {
     /// on the thread whose panic count it raised.
     fn shutdown(&self) {
         let started = if self.migrate {
-            self.await_all_stopped();
+            self.shutdown_barrier(1);
             let mut mine = Vec::new();
             for r in self.shared.remotes.iter() {
                 mine.extend(
@@ -1010,7 +1032,7 @@ impl Core {
             overflow::set_running(GRef::as_ptr(&g));
             // SAFETY: this worker is g's home: by default the only thread
             // that ever resumed it; with migration the last one, and after
-            // `await_all_stopped` no worker resumes goroutines any more. The
+            // `shutdown_barrier` no worker resumes goroutines any more. The
             // coroutine is suspended (it switched out at least once, or it
             // would not be registered, and it has not finished, or `finish`
             // would have removed it).
@@ -1040,13 +1062,21 @@ impl Core {
             while !matches!(self.shared.injector.steal(), Steal::Empty) {}
         }
         self.shared.stacks.flush(&mut self.stacks.borrow_mut());
+        if self.migrate {
+            // A goroutine another worker is unwinding may read this thread's
+            // `CORE` through an address cached before it migrated (module
+            // comment): keep this thread, and so its thread-locals, alive
+            // until every worker is done.
+            self.shutdown_barrier(2);
+        }
     }
 
-    /// With migration, at shutdown: counts this worker as stopped and waits
-    /// until every worker is (see `shutdown`). The last to stop wakes the
-    /// others. A worker that never started was counted by `build`.
-    fn await_all_stopped(&self) {
-        let n = self.shared.nworkers();
+    /// With migration, at shutdown: counts this worker as having reached
+    /// `phase` (1: stopped running goroutines, 2: done unwinding them) and
+    /// waits until every worker has (see `shutdown`). The last to arrive
+    /// wakes the others. A worker that never started was counted by `build`.
+    fn shutdown_barrier(&self, phase: usize) {
+        let n = phase * self.shared.nworkers();
         // SeqCst RMW: releases this worker's last writes to the goroutines it
         // ran (their coroutines, `home`); the waiters' loads below acquire them.
         if self.shared.stopped.fetch_add(1, Ordering::SeqCst) + 1 >= n {
