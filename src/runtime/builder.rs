@@ -132,7 +132,7 @@ impl RuntimeBuilder {
     /// goroutine of this runtime may be moved to another OS thread. The
     /// caller promises that **no goroutine run by this runtime relies on
     /// thread identity across such a call**. Rust cannot check this (it is
-    /// why [`go`](crate::go) is safe without this opt-in), so every item
+    /// why [`go`](crate::go()) is safe without this opt-in), so every item
     /// below is on you, including for code in other crates that your
     /// goroutines call:
     ///

@@ -129,7 +129,7 @@ pub(crate) struct G {
     /// Index of the worker whose thread runs it; `NO_HOME` until it starts.
     /// Written by the worker that starts it and, with migration, by a
     /// worker adopting it, always before that worker resumes it; read by
-    /// wakers of a pinned goroutine and by reports.
+    /// wakers and by reports.
     pub(crate) home: AtomicUsize,
     /// With migration: the goroutine switched out while its thread was
     /// unwinding a panic, so it must stay on `home` until its next
