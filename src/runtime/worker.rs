@@ -1079,16 +1079,17 @@ impl Core {
     /// waits until every worker has (see `shutdown`). The last to arrive
     /// wakes the others. A worker that never started was counted by `build`.
     fn shutdown_barrier(&self, phase: usize) {
-        let n = phase * self.shared.nworkers();
+        let workers = self.shared.nworkers();
+        let target = phase * workers;
         // SeqCst RMW: releases this worker's last writes to the goroutines it
         // ran (their coroutines, `home`); the waiters' loads below acquire them.
-        if self.shared.stopped.fetch_add(1, Ordering::SeqCst) + 1 >= n {
-            for i in (0..n).filter(|&i| i != self.index) {
+        if self.shared.stopped.fetch_add(1, Ordering::SeqCst) + 1 >= target {
+            for i in (0..workers).filter(|&i| i != self.index) {
                 self.shared.unpark(i);
             }
             return;
         }
-        while self.shared.stopped.load(Ordering::SeqCst) < n {
+        while self.shared.stopped.load(Ordering::SeqCst) < target {
             std::thread::park_timeout(Duration::from_millis(1));
         }
     }
