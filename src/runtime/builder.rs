@@ -120,9 +120,11 @@ impl RuntimeBuilder {
     /// preemptions go through the shared injector queue and may wake another
     /// worker (as Go's `Gosched` does: a `yield_now` ping-pong becomes about
     /// ten times slower), goroutines find their worker through a call that
-    /// is not inlined, and hand-offs between workers cost cache misses, so a
-    /// fan-out of jobs of a few microseconds can run slower than on one
-    /// worker (see `examples/migration_fanout.rs`).
+    /// is not inlined, and hand-offs between workers cost cache misses — and
+    /// a wait whenever the other worker's thread is descheduled, so on a
+    /// machine where other processes compete for the CPUs a fan-out can run
+    /// slower than on one worker (`examples/migration_fanout.rs` measures
+    /// both modes).
     ///
     /// # Safety
     ///
