@@ -192,7 +192,8 @@ fn started_goroutines_migrate_when_allowed() {
 #[test]
 fn started_goroutines_never_migrate_by_default() {
     let _w = watchdog(support::HANG_LIMIT);
-    let rt = support::runtime(2);
+    // Not `support::runtime`: that one migrates with FERROGO_TEST_MIGRATE=1.
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
     for _round in 0..3 {
         let moves = mixed_load(&rt, 8, 3_000, u64::MAX);
         for m in &moves {
