@@ -170,7 +170,7 @@ fn mixed_load(rt: &Runtime, g: usize, max_switches: u64, stop_after: u64) -> Vec
 /// a plain thread) at 2 workers under load.
 #[test]
 fn started_goroutines_migrate_when_allowed() {
-    let _w = watchdog(support::HANG_LIMIT);
+    let _w = watchdog(support::hang_limit());
     let rt = migrating(2);
     let mut total_moved = 0;
     let mut max_threads = 0;
@@ -191,7 +191,7 @@ fn started_goroutines_migrate_when_allowed() {
 /// no goroutine ever returns from a blocking call on another thread.
 #[test]
 fn started_goroutines_never_migrate_by_default() {
-    let _w = watchdog(support::HANG_LIMIT);
+    let _w = watchdog(support::hang_limit());
     // Not `support::runtime`: that one migrates with FERROGO_TEST_MIGRATE=1.
     let rt = Runtime::builder().max_procs(2).build().unwrap();
     for _round in 0..3 {
@@ -211,7 +211,7 @@ fn started_goroutines_never_migrate_by_default() {
 fn migration_keeps_counts_exact() {
     const WORKERS: u64 = 16;
     const ITEMS: u64 = 20_000;
-    let _w = watchdog(support::HANG_LIMIT);
+    let _w = watchdog(support::hang_limit());
     for n in support::PROCS {
         let rt = migrating(n);
         let (sum, count, locked) = rt.run(|| {
@@ -273,7 +273,7 @@ fn migration_keeps_counts_exact() {
 /// yields and wakes that move the goroutines; every timeout is counted.
 #[test]
 fn park_deadlines_fire_after_migration() {
-    let _w = watchdog(support::HANG_LIMIT);
+    let _w = watchdog(support::hang_limit());
     for n in support::PROCS {
         let rt = migrating(n);
         let timeouts = rt.run(|| {
@@ -309,39 +309,41 @@ fn park_deadlines_fire_after_migration() {
     }
 }
 
-/// A hog that only calls `checkpoint()` is preempted and the goroutine it
-/// would starve still runs, at 1 worker (where the hog goes to the injector
-/// and comes back) and at 2.
+/// Hogs that only call `checkpoint()` (one per worker, so every worker is
+/// taken) are preempted, and the goroutine they would starve still runs, at
+/// 1 worker (where a preempted hog goes to the injector and comes back) and
+/// at 2.
 #[test]
 fn preemption_with_migration() {
-    let _w = watchdog(support::HANG_LIMIT);
+    let _w = watchdog(support::hang_limit());
     for n in support::PROCS {
         let rt = migrating(n);
-        let spins = rt.run(move || {
+        rt.run(move || {
             let stop = Arc::new(AtomicBool::new(false));
+            let started = Arc::new(AtomicUsize::new(0));
             let hogs: Vec<_> = (0..n)
                 .map(|_| {
-                    let stop = stop.clone();
+                    let (stop, started) = (stop.clone(), started.clone());
                     go(move || {
-                        let mut spins = 0u64;
+                        started.fetch_add(1, Ordering::SeqCst);
                         while !stop.load(Ordering::SeqCst) {
                             spin(100);
                             ferrogo::checkpoint();
-                            spins += 1;
                         }
-                        spins
                     })
                 })
                 .collect();
-            yield_now(); // let the hogs start
+            // Only once every hog runs: the setter must get a turn by preemption.
+            while started.load(Ordering::SeqCst) < n {
+                yield_now();
+            }
             let setter = {
                 let stop = stop.clone();
                 go(move || stop.store(true, Ordering::SeqCst))
             };
             setter.join().unwrap();
-            hogs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+            hogs.into_iter().for_each(|h| h.join().unwrap());
         });
-        assert!(spins > 0);
     }
 }
 
@@ -371,7 +373,7 @@ fn goroutine_blocking_during_unwind_stays_on_its_thread() {
         }
     }
     const ROUNDS: usize = 100;
-    let _w = watchdog(support::HANG_LIMIT);
+    let _w = watchdog(support::hang_limit());
     let rt = migrating(2);
     let seen = Arc::new(Mutex::new(Vec::new()));
     for _round in 0..ROUNDS {
@@ -452,19 +454,24 @@ fn goroutine_blocking_during_unwind_stays_on_its_thread() {
 /// no stack is lost between a worker that takes it and one that returns it;
 /// `stacks_in_use` sums exactly while goroutines are parked, and is back to
 /// zero at the end.
+///
+/// The same batches run without migration too: pairs that need each other
+/// to finish, when stacks sit in the cache of a worker that went to sleep
+/// while the other starved, used to hang both modes (no worker gave its
+/// cache back: it only does so when finishing a goroutine or going to sleep
+/// while someone already starves).
 #[test]
 fn stacks_return_to_the_pool_with_migration() {
-    let _w = watchdog(support::HANG_LIMIT);
-    for n in support::PROCS {
+    let _w = watchdog(support::hang_limit());
+    for (n, migrate) in [(1, true), (2, true), (2, false)] {
+        let b = Runtime::builder().max_procs(n).max_stacks(8);
         // SAFETY: as in `migrating`.
-        let rt = unsafe {
-            Runtime::builder()
-                .max_procs(n)
-                .max_stacks(8)
-                .allow_migration()
-        }
-        .build()
-        .unwrap();
+        let b = if migrate {
+            unsafe { b.allow_migration() }
+        } else {
+            b
+        };
+        let rt = b.build().unwrap();
         let done = rt.run(|| {
             let mut done = 0u64;
             for _batch in 0..500 {
@@ -489,7 +496,7 @@ fn stacks_return_to_the_pool_with_migration() {
             done
         });
         // The odd ones received the even ones' values: 0 + 2 + 4 per batch.
-        assert_eq!(done, 500 * 6, "at {n} workers");
+        assert_eq!(done, 500 * 6, "at {n} workers, migration {migrate}");
         assert!(
             wait_until(Duration::from_secs(10), || rt.metrics().stacks_in_use == 0),
             "stacks still in use after every goroutine finished: {:?}",
@@ -568,7 +575,7 @@ impl Drop for RecordsUnwind {
 #[test]
 fn shutdown_unwinds_parked_migrated_goroutines() {
     const N: usize = 24;
-    let _w = watchdog(support::HANG_LIMIT);
+    let _w = watchdog(support::hang_limit());
     for _round in 0..3 {
         let rt = migrating(2);
         let unwinds = Arc::new(Unwinds::default());

@@ -732,8 +732,9 @@ impl Core {
                 .iter()
                 .any(|r| r.starved.load(Ordering::Relaxed) > 0)
         {
-            // Someone waits for stacks: give ours back to the shared pool.
-            self.shared.stacks.flush(&mut self.stacks.borrow_mut());
+            // Someone waits for stacks: give ours back to the shared pool,
+            // and wake the starving workers (they may be asleep already).
+            self.hand_stacks_to_starved();
         }
         idle.prepare_sleep(self.index);
         if self.work_visible() {
@@ -762,7 +763,9 @@ impl Core {
             if home == super::g::NO_HOME {
                 if !self.start(&g) {
                     self.starved.borrow_mut().push_back(g);
-                    r.starved.fetch_add(1, Ordering::Relaxed);
+                    if r.starved.fetch_add(1, Ordering::Relaxed) == 0 {
+                        self.ask_for_stacks();
+                    }
                     return;
                 }
             } else {
@@ -977,6 +980,21 @@ impl Core {
             .any(|o| o.starved.load(Ordering::Relaxed) > 0)
         {
             self.hand_stacks_to_starved();
+        }
+    }
+
+    /// This worker's first goroutine is waiting for a stack: wake the
+    /// sleeping workers, whose caches may hold stacks nobody else can take
+    /// (a worker gives its cache back when it finishes a goroutine or goes to
+    /// sleep while someone starves, but one already asleep would do neither).
+    /// Each woken worker goes back to sleep through `sleep`, which hands its
+    /// cache over and wakes us.
+    #[cold]
+    fn ask_for_stacks(&self) {
+        for i in (0..self.shared.nworkers()).filter(|&i| i != self.index) {
+            if self.shared.idle.notify_worker(i) {
+                self.shared.unpark(i);
+            }
         }
     }
 
