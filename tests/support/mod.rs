@@ -33,10 +33,15 @@ pub const PROCS: [usize; 2] = [1, 2];
 /// with goroutines that move between workers.
 pub const MIGRATE_ENV: &str = "FERROGO_TEST_MIGRATE";
 
+/// True when [`runtime`] builds migrating runtimes (`FERROGO_TEST_MIGRATE=1`).
+pub fn migrating() -> bool {
+    std::env::var(MIGRATE_ENV).is_ok_and(|v| v == "1")
+}
+
 /// A runtime with `n` workers (migrating with `FERROGO_TEST_MIGRATE=1`).
 pub fn runtime(n: usize) -> Runtime {
     let b = Runtime::builder().max_procs(n);
-    let b = if std::env::var(MIGRATE_ENV).is_ok_and(|v| v == "1") {
+    let b = if migrating() {
         // SAFETY: the suite's goroutines keep only `Send` values across
         // blocking calls and reach thread-locals only through std functions
         // that are not inlined into them (checked by running it so).
