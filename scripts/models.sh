@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Model checking, sanitizers and long stress runs (not part of .ci/run; run before touching
 # the protocols they cover, and record the outcome in your notes).
-#   scripts/models.sh [loom|miri|stress|tsan]...   (no argument: loom, miri, stress)
+#   scripts/models.sh [loom|miri|stress|tsan|migrate]...   (no argument: loom, miri, stress)
 #   loom:   the idle-worker protocol (src/runtime/idle.rs) and the channel core (src/chan/loom_tests.rs).
 #   miri:   the pure data structures (needs the nightly toolchain with the miri component).
 #   stress: FERROGO_STRESS=1 enables the long-running stress tests.
+#   migrate: the integration tests (stress included) with every `support::runtime` built with
+#           the `unsafe` `allow_migration` opt-in (FERROGO_TEST_MIGRATE=1): goroutines move
+#           between workers under the whole behavioural suite.
 #   tsan:   ThreadSanitizer over the integration tests (nightly with rust-src; std is rebuilt
 #           instrumented, so there are no false positives from an uninstrumented std). Any report
 #           fails the run (TSan's exit status 66). What it can and cannot see:
@@ -40,6 +43,11 @@ stress() {
   FERROGO_STRESS=1 cargo test --release -- --test-threads=1
 }
 
+migrate() {
+  echo "== integration tests on migrating runtimes"
+  FERROGO_TEST_MIGRATE=1 FERROGO_STRESS=1 cargo test --release --tests
+}
+
 tsan() {
   echo "== ThreadSanitizer over the integration tests"
   local target
@@ -55,9 +63,9 @@ if [ $# -eq 0 ]; then
 fi
 for mode in "$@"; do
   case "$mode" in
-    loom | miri | stress | tsan) "$mode" ;;
+    loom | miri | stress | tsan | migrate) "$mode" ;;
     *)
-      echo "usage: $0 [loom|miri|stress|tsan]..." >&2
+      echo "usage: $0 [loom|miri|stress|tsan|migrate]..." >&2
       exit 2
       ;;
   esac

@@ -65,6 +65,13 @@
 //!   Work stealing therefore moves only goroutines that have not started.
 //!   (So two goroutines that talk a lot should be spawned from the same
 //!   goroutine, one after the other: they then start on the same worker.)
+//!   A runtime may opt out with the `unsafe`
+//!   [`RuntimeBuilder::allow_migration`]: its goroutines then move between
+//!   workers as Go's do, and its `# Safety` section lists what your
+//!   goroutines must then avoid across every blocking call — in short, no
+//!   `!Send` value alive, no thread-local state relied upon, no thread-local
+//!   touched both before and after the call in one function, nothing keyed by
+//!   the OS thread.
 //! * **Thread-local destructors**: when a `Runtime` is dropped, each worker
 //!   unwinds the goroutines parked on it, on its own thread, before that
 //!   thread exits and destroys its thread-locals.

@@ -385,8 +385,16 @@ fn stacks_are_pooled_and_reused() {
             (2_000..=2_000 + 64).contains(&first),
             "first burst mapped {first}"
         );
+        // With migration a goroutine's stack returns to the cache of the
+        // worker where it finished, so each worker's cache (64) may hold
+        // stacks the others would have reused.
+        let caches = if support::migrating() {
+            rt.max_procs()
+        } else {
+            1
+        };
         assert!(
-            second <= first + 64,
+            second <= first + 64 * caches,
             "second burst mapped {second} after {first}: stacks not reused"
         );
     });

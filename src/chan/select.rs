@@ -317,6 +317,12 @@ fn next_random() -> u64 {
 /// the product as the next `x` (Lemire's multiply-shift reduction reusing
 /// its remainder); a fresh draw is taken once the product of the ranges used
 /// passes 2³², so the bias per step stays below 2⁻³².
+///
+/// Never inlined: it reads the `RNG` thread-local, and on a runtime that lets
+/// goroutines migrate the address of a thread-local must be computed afresh
+/// after every switch (see `runtime/worker.rs`). A call from the generic
+/// `run` is not inlined across crates anyway; this keeps it so under LTO.
+#[inline(never)]
 fn shuffle(order: &mut [u32]) {
     let mut x = next_random();
     let mut used: u64 = 1;

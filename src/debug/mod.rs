@@ -22,7 +22,7 @@ pub struct GoroutineInfo {
     pub name: Option<String>,
     /// Why it is parked; `WaitReason::None` if it is running or runnable.
     pub wait_reason: WaitReason,
-    /// The worker it lives on.
+    /// The worker it lives on (with migration: the one that last ran it).
     pub worker: usize,
 }
 
@@ -55,12 +55,17 @@ pub fn goroutines() -> Vec<GoroutineInfo> {
     out
 }
 
-/// Every started goroutine of `shared` with its worker index.
+/// Every started goroutine of `shared` with the index of the worker it
+/// lives on (its registry's worker by default; with migration it may have
+/// moved since it registered).
 pub(crate) fn snapshot(shared: &Shared) -> Vec<(usize, GRef)> {
     let mut out = Vec::new();
-    for (i, r) in shared.remotes.iter().enumerate() {
+    for r in shared.remotes.iter() {
         let reg = r.registry.lock().unwrap_or_else(|e| e.into_inner());
-        out.extend(reg.iter().map(|g| (i, g.clone())));
+        out.extend(
+            reg.iter()
+                .map(|g| (g.home.load(Ordering::Relaxed), g.clone())),
+        );
     }
     out.sort_by_key(|(_, g)| g.id());
     out
@@ -113,7 +118,9 @@ pub fn metrics() -> Metrics {
 }
 
 pub(crate) fn metrics_of(shared: &Shared) -> Metrics {
-    let in_use: usize = shared
+    // Per-worker counts may be off with migration (a stack taken on one
+    // worker, returned on another); their sum is exact.
+    let in_use: isize = shared
         .remotes
         .iter()
         .map(|r| r.stacks_in_use.load(Ordering::Relaxed))
@@ -122,7 +129,7 @@ pub(crate) fn metrics_of(shared: &Shared) -> Metrics {
         workers: shared.nworkers(),
         goroutines: shared.live(),
         stacks_mapped: shared.stacks.owned(),
-        stacks_in_use: in_use,
+        stacks_in_use: in_use.max(0) as usize,
         stack_limit: shared.stacks.limit(),
         stack_budget: crate::stack::budget::capacity(),
     }

@@ -59,6 +59,8 @@ pub struct RuntimeBuilder {
     max_procs: Option<usize>,
     stack_size: Option<usize>,
     max_stacks: Option<usize>,
+    /// Set by the `unsafe` [`RuntimeBuilder::allow_migration`].
+    migrate: bool,
 }
 
 impl RuntimeBuilder {
@@ -103,6 +105,121 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Lets started goroutines move between this runtime's worker threads,
+    /// like Go's: a goroutine woken by another worker may run there, and idle
+    /// workers take runnable goroutines from busy ones whether they have
+    /// started or not.
+    ///
+    /// By default a goroutine stays, once started, on the worker that first
+    /// ran it (the crate docs' "Soundness" section explains why): goroutines
+    /// that all started on one worker keep running there even while other
+    /// workers are idle, and a pair that started on different workers pays a
+    /// cross-thread hand-off on every exchange. With migration a fan-out
+    /// spreads over every worker, and communicating goroutines gather where
+    /// they are woken. What it costs, on this runtime only: yields and
+    /// preemptions go through the shared injector queue and may wake another
+    /// worker (as Go's `Gosched` does: a `yield_now` ping-pong becomes about
+    /// ten times slower), goroutines find their worker through a call that
+    /// is not inlined, and hand-offs between workers cost cache misses — and
+    /// a wait whenever the other worker's thread is descheduled, so on a
+    /// machine where other processes compete for the CPUs a fan-out can run
+    /// slower than on one worker (`examples/migration_fanout.rs` measures
+    /// both modes).
+    ///
+    /// # Safety
+    ///
+    /// While parked in any blocking ferrogo call (channel operations,
+    /// `select!`, locks, `WaitGroup`, `join`, `sleep`, timers, `blocking`,
+    /// `yield_now`, `checkpoint` and every other call that may switch) a
+    /// goroutine of this runtime may be moved to another OS thread. The
+    /// caller promises that **no goroutine run by this runtime relies on
+    /// thread identity across such a call**. Rust cannot check this (it is
+    /// why [`go`](crate::go()) is safe without this opt-in), so every item
+    /// below is on you, including for code in other crates that your
+    /// goroutines call:
+    ///
+    /// 1. **No `!Send` value is alive across a blocking call.** The
+    ///    goroutine's stack is sent to another thread while it is parked, so
+    ///    it must be `Send` at each such point, as an `async` block must be
+    ///    for a multi-threaded executor: no `Rc`/`Weak` clone kept (they count
+    ///    non-atomically and may be shared with the thread's other
+    ///    goroutines), no `rand::ThreadRng` (`rand::thread_rng()` holds an
+    ///    `Rc` to the thread's generator), no `RefCell` borrow or reference
+    ///    obtained from a thread-local (`LocalKey::with`), no raw pointer to a
+    ///    thread-local, no `std::sync::MutexGuard` or `RwLock` guard and no
+    ///    `std::io::StdoutLock`/`StderrLock` (std's locks must be released on
+    ///    the thread that took them; the standard streams' locks are
+    ///    re-entrant per thread).
+    /// 2. **No thread-local state is carried across a blocking call.** What
+    ///    a thread-local held before the call may belong to another thread
+    ///    after it (so may be changed by, or change, that thread's
+    ///    goroutines): per-thread caches assumed exclusive, `scoped-tls`
+    ///    scopes, a `tracing` span entered through its thread-local
+    ///    dispatcher, a logger's thread-local context, a per-thread
+    ///    allocator arena handle kept in a local.
+    /// 3. **No function touches a thread-local both before and after a
+    ///    blocking call.** The compiler assumes a function runs on one thread
+    ///    and may compute a thread-local's address once and reuse it after
+    ///    the call, which then reads or writes the *previous* thread's
+    ///    variable while that thread uses it too: a data race, undefined
+    ///    behaviour. This includes `thread_local!` accesses (`with`, `get`,
+    ///    `set`) and code inlined from other crates that uses one
+    ///    (`rand::thread_rng()`, many loggers and tracers). Touch
+    ///    thread-locals only inside `#[inline(never)]` functions that do not
+    ///    block, or not at all in this runtime's goroutines.
+    /// 4. **Nothing keyed by the OS thread is kept across a blocking call**:
+    ///    a saved `std::thread::current()`, `ThreadId`, `gettid`/`pthread_self`
+    ///    value, thread-bound OS or library state (the signal mask,
+    ///    `sched_setaffinity`, thread priority or name, `errno` read after
+    ///    the call, an OpenGL or other per-thread context, thread-keyed or
+    ///    error-checking mutexes locked by the same thread before and after).
+    ///
+    /// What ferrogo itself takes care of: its own thread-locals (read out of
+    /// line on this runtime's workers), std's panic count (a goroutine that
+    /// blocks while unwinding a panic stays on its thread until its next
+    /// switch-out after the unwind), `current()`, timers, stacks and
+    /// shutdown (each goroutine is unwound on the thread that last ran it).
+    /// The hazard of the default mode — thread-local state set and restored
+    /// in nested order across a blocking call (crate docs, "Soundness") — is
+    /// covered by item 2.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// // SAFETY: the goroutines below keep only `Send` values (an `Arc`, a
+    /// // channel, integers) across blocking calls and use no thread-locals
+    /// // or thread identity.
+    /// let rt = unsafe { ferrogo::Runtime::builder().max_procs(2).allow_migration() }
+    ///     .build()
+    ///     .unwrap();
+    /// let total = Arc::new(AtomicU64::new(0));
+    /// let t = total.clone();
+    /// rt.run(move || {
+    ///     let (tx, rx) = ferrogo::chan::<u64>(0);
+    ///     let consumers: Vec<_> = (0..4)
+    ///         .map(|_| {
+    ///             let (rx, t) = (rx.clone(), t.clone());
+    ///             ferrogo::go(move || {
+    ///                 for v in &rx {
+    ///                     t.fetch_add(v, Ordering::Relaxed); // may run on any worker
+    ///                 }
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     for v in 1..=100 {
+    ///         tx.send(v).unwrap();
+    ///     }
+    ///     drop(tx);
+    ///     consumers.into_iter().for_each(|h| h.join().unwrap());
+    /// });
+    /// assert_eq!(total.load(Ordering::Relaxed), 5050);
+    /// ```
+    pub unsafe fn allow_migration(mut self) -> Self {
+        self.migrate = true;
+        self
+    }
+
     /// Starts the runtime's worker threads.
     ///
     /// Errors name the problem: `max_procs(0)`, an unparsable
@@ -138,6 +255,7 @@ impl RuntimeBuilder {
         let shared: &'static Shared = Box::leak(Box::new(Shared::new(
             deques.iter().map(|d| d.stealer()).collect(),
             pool,
+            self.migrate,
         )));
         LIVE_RUNTIMES.fetch_add(1, Ordering::SeqCst);
         let mut rt = Runtime {
@@ -148,8 +266,17 @@ impl RuntimeBuilder {
             let s = shared;
             let t = thread::Builder::new()
                 .name(format!("ferrogo-worker-{i}"))
-                .spawn(move || worker::run_worker(s, i, deque))?;
-            rt.threads.push(t);
+                .spawn(move || worker::run_worker(s, i, deque));
+            match t {
+                Ok(t) => rt.threads.push(t),
+                Err(e) => {
+                    // Workers that will never run count as stopped (in both
+                    // phases), or the started ones would wait for them at
+                    // shutdown (`rt` is dropped on return).
+                    shared.stopped.fetch_add(2 * (procs - i), Ordering::SeqCst);
+                    return Err(e);
+                }
+            }
         }
         let t = thread::Builder::new()
             .name("ferrogo-sysmon".into())

@@ -6,7 +6,7 @@
 //! ```text
 //!   spawn ──► Unstarted ──(a worker takes a stack)──► Started ──► Finished
 //!             (in a run queue;       │                 (lives on its home
-//!              stealable; holds      │                  worker forever)
+//!              stealable; holds      │                  worker; see below)
 //!              its entry closure)    │
 //!                                    └─ a stack could not be had: waits in
 //!                                       the worker's `starved` queue
@@ -15,12 +15,22 @@
 //! Ownership per state:
 //! * **Unstarted**: whoever holds the `GRef` in a run queue (one queue at a
 //!   time) owns the body in its tail. Any worker may take it (stealing moves only these).
-//! * **Started**: `coro`, `guard`, `yielder`, `park_gen` belong to the home
-//!   worker thread (`home`), the only thread that resumes the coroutine. This
-//!   is the soundness rule of the crate: a started goroutine never changes OS
-//!   thread, so its thread-locals and thread-keyed state stay valid.
-//! * Any thread may read `id`, `name` and `wait_reason`, and call
-//!   [`park::wake`](super::park) which goes through `state`.
+//! * **Started**: `coro`, `guard`, `yielder`, `seq`, `reg`, `unwinding`
+//!   belong to the worker thread that holds the goroutine — the one running
+//!   it, or the one whose run queue it sits in — and that worker records
+//!   itself in `home`. By default that is always the same worker, the one
+//!   that started it: a started goroutine never changes OS thread, so its
+//!   thread-locals and thread-keyed state stay valid (the soundness rule of
+//!   the crate). On a runtime built with the `unsafe`
+//!   [`allow_migration`](crate::RuntimeBuilder::allow_migration) opt-in, a
+//!   goroutine that is not [pinned](G::movable) may be taken from a shared
+//!   queue by another worker, which then *adopts* it (sets `home` to
+//!   itself). Ownership passes with the `GRef` through the queue (a
+//!   release/acquire hand-off), so at any moment exactly one thread touches
+//!   these fields.
+//! * Any thread may read `id`, `name`, `wait_reason`, `home`, `pinned` and
+//!   `park_gen`, and call [`park::wake`](super::park) which goes through
+//!   `state`.
 //!
 //! # The park state (`state`)
 //!
@@ -32,7 +42,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use corosensei::{Coroutine, Yielder};
 
@@ -103,6 +113,9 @@ pub(crate) const PARKED: u8 = 2;
 /// `home` before the goroutine has started.
 pub(crate) const NO_HOME: usize = usize::MAX;
 
+/// `G::reg` before the goroutine is entered in a registry.
+const UNREGISTERED: (u32, u32) = (u32::MAX, u32::MAX);
+
 /// A goroutine record. See the module comment for who may touch what.
 pub(crate) struct G {
     /// Unique id (1, 2, ... in spawn order per worker batch; never reused).
@@ -113,39 +126,57 @@ pub(crate) struct G {
     pub(crate) shared: &'static Shared,
     /// Park state: `RUNNING`, `NOTIFIED` or `PARKED` (protocol in `park.rs`).
     pub(crate) state: AtomicU8,
-    /// Index of the worker that started it; `NO_HOME` until then. Written once
-    /// by that worker before the goroutine can park; read by wakers.
+    /// Index of the worker whose thread runs it; `NO_HOME` until it starts.
+    /// Written by the worker that starts it and, with migration, by a
+    /// worker adopting it, always before that worker resumes it; read by
+    /// wakers and by reports.
     pub(crate) home: AtomicUsize,
+    /// With migration: the goroutine switched out while its thread was
+    /// unwinding a panic, so it must stay on `home` until its next
+    /// switch-out (see [`G::movable`]). Written by the worker holding it
+    /// before it queues or parks it; read by wakers. Always false by default.
+    pub(crate) pinned: AtomicBool,
     /// Why it is parked (a `WaitReason` as u8); written by the goroutine
     /// before it parks, read by reports.
     wait_reason: AtomicU8,
     /// Requested usable stack size in bytes.
     stack_size: usize,
-    /// The coroutine once started. Home worker thread only.
+    /// The coroutine once started. Holder thread only.
     coro: UnsafeCell<Option<Coro>>,
-    /// The running coroutine's yielder (lives on its stack). Home thread only.
+    /// The running coroutine's yielder (lives on its stack; set once, when
+    /// the coroutine starts). Holder thread only.
     yielder: Cell<*const Yielder<(), Switch>>,
     /// Guard page `[lo, hi)` of its stack, `(0, 0)` before it starts. Written
-    /// by the home worker before first resume; read by the overflow handler.
+    /// by the starting worker before first resume; read by the overflow
+    /// handler of the thread running it.
     guard: Cell<(usize, usize)>,
     /// Incremented each time a park returns, so a timer armed for an earlier
-    /// park cannot wake a later one. Home thread only.
-    pub(crate) park_gen: Cell<u64>,
+    /// park cannot wake a later one. Written only by the goroutine itself;
+    /// read by the worker whose timer heap holds its park deadline, which
+    /// with migration may be another thread than the one running it (hence
+    /// atomic; relaxed: a stale read only causes a spurious wake, which park
+    /// allows).
+    pub(crate) park_gen: AtomicU64,
     /// Scheduling stamp for fairness between the worker's queues. Written by
-    /// the worker that queues it; read by that worker.
+    /// the worker that queues it; read by the worker that takes it.
     pub(crate) seq: Cell<u64>,
-    /// Its slot in the home worker's registry. Home thread only.
-    pub(crate) reg_slot: Cell<usize>,
+    /// Where it is entered in a registry: `(worker, slot)` (`u32`s, so the
+    /// record stays the size it had with a slot alone), or `UNREGISTERED`
+    /// before its first switch-out. The worker is the one that ran it then
+    /// (its home at the time; with migration the goroutine may since have
+    /// moved). Holder thread only.
+    reg: Cell<(u32, u32)>,
     /// Set while the runtime force-unwinds this goroutine at shutdown, so the
-    /// root's panic catcher lets the unwind through. Home thread only.
+    /// root's panic catcher lets the unwind through. Holder thread only.
     pub(crate) unwinding: Cell<bool>,
 }
 
 // SAFETY: the cells and unsafe cells of `G` are touched only under the
-// ownership rules of the module comment: `coro`,
-// `yielder`, `guard`, `park_gen`, `seq`, `unwinding` by the home worker
-// thread (or, before start, by the single worker taking it). Everything other
-// threads touch is atomic or immutable.
+// ownership rules of the module comment: `coro`, `yielder`, `guard`, `seq`,
+// `reg`, `unwinding` by the one worker thread holding the goroutine (the
+// home worker; before start, the single worker taking it; with migration,
+// ownership passes through a run queue's release/acquire hand-off).
+// Everything other threads touch is atomic or immutable.
 unsafe impl Send for G {}
 // SAFETY: as for Send.
 unsafe impl Sync for G {}
@@ -164,14 +195,15 @@ impl G {
             shared,
             state: AtomicU8::new(RUNNING),
             home: AtomicUsize::new(NO_HOME),
+            pinned: AtomicBool::new(false),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             stack_size,
             coro: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),
             guard: Cell::new((0, 0)),
-            park_gen: Cell::new(0),
+            park_gen: AtomicU64::new(0),
             seq: Cell::new(0),
-            reg_slot: Cell::new(usize::MAX),
+            reg: Cell::new(UNREGISTERED),
             unwinding: Cell::new(false),
         }
     }
@@ -219,19 +251,47 @@ impl G {
         self.home.load(Ordering::Relaxed) != NO_HOME
     }
 
+    /// True if another worker may take this goroutine and run it: its
+    /// runtime allows migration and it is not pinned. A goroutine is pinned
+    /// while it is suspended in the middle of unwinding a panic: std keeps
+    /// the panic count in a thread-local, raised on the thread where the
+    /// panic began and lowered where `catch_unwind` ends it, so the unwind
+    /// must finish on the thread where it started.
+    #[inline]
+    pub(crate) fn movable(&self) -> bool {
+        self.shared.migrate && !self.pinned.load(Ordering::Relaxed)
+    }
+
     /// The coroutine slot.
     ///
     /// # Safety
     ///
-    /// Only the home worker thread may call this, and not while the
-    /// coroutine is running (no other reference to the slot may be live).
+    /// Only the worker thread holding the goroutine (see the module comment)
+    /// may call this, and not while the coroutine is running (no other
+    /// reference to the slot may be live).
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn coro(&self) -> &mut Option<Coro> {
         // SAFETY: exclusive access by the fn contract.
         unsafe { &mut *self.coro.get() }
     }
 
-    /// Records the stack facts of the goroutine's first run. Home thread only.
+    /// Its registry entry `(worker, slot)`, if it has one. Holder thread only.
+    pub(crate) fn registry_entry(&self) -> Option<(usize, usize)> {
+        let (w, slot) = self.reg.get();
+        (w != u32::MAX).then_some((w as usize, slot as usize))
+    }
+
+    /// Records its registry entry. Holder thread only.
+    pub(crate) fn set_registry_entry(&self, worker: usize, slot: usize) {
+        let entry = (
+            u32::try_from(worker).expect("ferrogo: worker index fits in u32"),
+            u32::try_from(slot).expect("ferrogo: registry slot fits in u32"),
+        );
+        debug_assert_ne!(entry, UNREGISTERED);
+        self.reg.set(entry);
+    }
+
+    /// Records the stack facts of the goroutine's first run. Holder thread only.
     pub(crate) fn set_guard(&self, guard: (usize, usize)) {
         self.guard.set(guard);
     }

@@ -23,7 +23,9 @@
 //!   NOTIFIED→RUNNING? return at once     RUNNING  → NOTIFIED   (park will see it)
 //!   else switch to the worker;           NOTIFIED → (nothing)
 //!   the worker, off the goroutine's      PARKED   → RUNNING, then queue g on its
-//!   stack, does RUNNING→PARKED:                     home worker (inbox or runnext)
+//!   stack, does RUNNING→PARKED:                     home worker (inbox or runnext;
+//!                                                   with migration: the waker's
+//!                                                   worker or the injector)
 //!     ok:  parked, run something else
 //!     NOTIFIED: a wake raced in; set
 //!          RUNNING and run it again
@@ -38,6 +40,12 @@
 //! before parking is visible to the waker's side and everything the waker
 //! wrote before waking (the value it handed over) is visible to the goroutine
 //! when it runs again (also through the run-queue hand-off).
+//!
+//! With migration the worker that resumes the goroutine may not be the one
+//! that parked it. That is the same chain: the parking worker's last touch
+//! of the coroutine precedes its `RUNNING→PARKED` release, the waker's
+//! acquire CAS follows it, and the waker hands the goroutine to the next
+//! worker through a run queue (release push, acquire pop).
 
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -325,5 +333,7 @@ unsafe fn park_g(g: &super::g::G, reason: WaitReason) {
         unsafe { g.switch_out(Switch::Park) };
         g.set_wait_reason(WaitReason::None);
     }
-    g.park_gen.set(g.park_gen.get() + 1);
+    // Only this goroutine writes `park_gen`: a plain load and store suffice.
+    g.park_gen
+        .store(g.park_gen.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }

@@ -3,8 +3,8 @@
 //!
 //! # Placement (the soundness rule decides it)
 //!
-//! A started goroutine never changes OS thread (see `g.rs`), so run queues
-//! are split by what may move:
+//! By default a started goroutine never changes OS thread (see `g.rs`), so
+//! run queues are split by what may move:
 //!
 //! ```text
 //!                    per worker (Remote, shared)        per worker (Core, owner only)
@@ -22,6 +22,34 @@
 //! * Waking a started goroutine from its home worker puts it in `runnext`;
 //!   from any other thread it goes to the home worker's inbox, and the home
 //!   worker is unparked if it sleeps.
+//!
+//! # Placement with migration (`Shared::migrate`)
+//!
+//! A runtime built with the `unsafe` `allow_migration` opt-in treats a
+//! started goroutine that is not pinned ([`G::movable`](super::g::G::movable))
+//! like Go does, at four decision points; everything else is unchanged:
+//!
+//! 1. **Wake** (`ready_started`): on a worker of its runtime the goroutine
+//!    goes to *that* worker's `runnext`, wherever it ran before; from any
+//!    other thread to the injector (any worker may take it).
+//! 2. **Displaced from `runnext`** (`Core::put_runnext`): to the deque, where
+//!    thieves can take it, instead of the private `ready` queue.
+//! 3. **Yield and preemption** (`Core::run`): to the injector (Go's
+//!    `Gosched` and preemption use its global queue), behind every runnable
+//!    goroutine of the worker, and visible to idle workers.
+//! 4. **Adoption** (`Core::run`): a worker about to resume a started
+//!    goroutine last run elsewhere makes itself its `home`.
+//!
+//! So started goroutines sit in the same stealable queues as unstarted ones
+//! and the stealing rules (`worker.rs`) apply to both. Pinned goroutines
+//! (suspended while unwinding a panic) keep the default placement. What
+//! depends on a home worker copes with a moving one: stacks return to the
+//! pool of the worker where the goroutine finishes (`Remote::stacks_in_use`
+//! counts per worker and sums exactly), a goroutine stays in the registry it
+//! entered (`G::reg` names it), a park deadline fires from the heap where it
+//! was armed and wakes the goroutine wherever it is, and shutdown unwinds
+//! each goroutine on the worker it last ran on once every worker has stopped
+//! running goroutines (`Core::shutdown`).
 //!
 //! The worker's pick order and the stealing rules are in `worker.rs`; the
 //! sleep/wake protocol in `idle.rs`.
@@ -86,12 +114,17 @@ pub(crate) struct Remote {
     pub(crate) incoming_len: AtomicUsize,
     /// Unstarted goroutines waiting here for a stack.
     pub(crate) starved: AtomicUsize,
-    /// Started goroutines homed here that have switched out at least once
-    /// (for shutdown and reports).
+    /// Started goroutines that first switched out on this worker (for
+    /// shutdown and reports). By default they all live here; with migration
+    /// they may have moved since (`G::home` says where each is).
     pub(crate) registry: Mutex<Registry>,
-    /// Stacks held by started, unfinished goroutines homed here (written by
-    /// the owner only).
-    pub(crate) stacks_in_use: AtomicUsize,
+    /// Stacks this worker gave to goroutines it started, minus stacks of
+    /// goroutines that finished here (written by the owner only). By default
+    /// both happen on the goroutine's one worker, so this is the number of
+    /// stacks its goroutines hold. With migration a goroutine may finish
+    /// elsewhere, so one worker's count may be off, even negative; the sum
+    /// over workers is exact (like `live`).
+    pub(crate) stacks_in_use: AtomicIsize,
 }
 
 /// The started goroutines of one worker, in slots a goroutine remembers.
@@ -137,12 +170,29 @@ impl Registry {
         self.free.clear();
         self.slots.drain(..).flatten().collect()
     }
+
+    /// Takes out the goroutines for which `pick` is true (shutdown with
+    /// migration: each worker takes those that last ran on it).
+    pub(crate) fn take_where(&mut self, mut pick: impl FnMut(&GRef) -> bool) -> Vec<GRef> {
+        let mut out = Vec::new();
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if slot.as_ref().is_some_and(&mut pick) {
+                out.extend(slot.take());
+                self.free.push(i);
+            }
+        }
+        out
+    }
 }
 
 /// State shared by the workers of one runtime and everyone who hands it work.
 pub(crate) struct Shared {
     /// Per-worker shared parts, indexed by worker.
     pub(crate) remotes: Box<[CachePadded<Remote>]>,
+    /// Started goroutines may change worker (the `unsafe`
+    /// `RuntimeBuilder::allow_migration` opt-in). Fixed at build time; read
+    /// at the decision points listed in the module comment.
+    pub(crate) migrate: bool,
     /// Unstarted goroutines spawned from outside the workers, and overflow.
     pub(crate) injector: Injector<GRef>,
     /// Sleeping/spinning bookkeeping.
@@ -159,10 +209,15 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     /// The monitor thread, for unparking at shutdown.
     pub(crate) sysmon: OnceLock<Thread>,
+    /// Shutdown barrier with migration (`Core::shutdown`): each worker adds 1
+    /// when it has stopped running goroutines and waits for `nworkers()`,
+    /// then unwinds its goroutines, adds 1 again and waits for twice that
+    /// before its thread exits. `build` adds 2 per worker that never started.
+    pub(crate) stopped: AtomicUsize,
 }
 
 impl Shared {
-    pub(crate) fn new(stealers: Vec<Stealer<GRef>>, stacks: StackPool) -> Shared {
+    pub(crate) fn new(stealers: Vec<Stealer<GRef>>, stacks: StackPool, migrate: bool) -> Shared {
         let n = stealers.len();
         Shared {
             remotes: stealers
@@ -183,10 +238,11 @@ impl Shared {
                         incoming_len: AtomicUsize::new(0),
                         starved: AtomicUsize::new(0),
                         registry: Mutex::new(Registry::default()),
-                        stacks_in_use: AtomicUsize::new(0),
+                        stacks_in_use: AtomicIsize::new(0),
                     })
                 })
                 .collect(),
+            migrate,
             injector: Injector::new(),
             idle: Idle::new(n),
             stacks,
@@ -194,6 +250,7 @@ impl Shared {
             mains: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             sysmon: OnceLock::new(),
+            stopped: AtomicUsize::new(0),
         }
     }
 
@@ -234,6 +291,15 @@ impl Shared {
         self.notify_work();
     }
 
+    /// Queues runnable started goroutine `g` where any worker may take it
+    /// (migration only: a movable goroutine readied off its runtime's
+    /// workers, or one that yielded or was preempted).
+    pub(crate) fn push_global(&self, g: GRef) {
+        debug_assert!(self.migrate && g.is_started());
+        self.injector.push(g);
+        self.notify_work();
+    }
+
     /// Queues started goroutine `g` on its home worker `home` from another thread.
     pub(crate) fn push_inbox(&self, home: usize, g: GRef) {
         let r = &self.remotes[home];
@@ -259,11 +325,22 @@ impl Shared {
 
 /// Queues a started goroutine that a waker just moved from `PARKED` to
 /// `RUNNING`: to `runnext` when the caller is its home worker, else to the
-/// home worker's inbox.
+/// home worker's inbox. A movable goroutine (migration) goes to the
+/// caller's `runnext` on any worker of its runtime, else to the injector.
+/// (The home check comes first so a wake on the home worker, the common
+/// case, costs nothing more than before migration existed.)
 pub(crate) fn ready_started(g: GRef) {
     let home = g.home.load(Ordering::Relaxed);
     debug_assert_ne!(home, NO_HOME, "a parked goroutine has started");
     if let Err(g) = worker::try_ready_local(g, home) {
+        if g.movable() {
+            // Decision point 1.
+            if let Err(g) = worker::try_ready_here(g) {
+                let shared = g.shared;
+                shared.push_global(g);
+            }
+            return;
+        }
         let shared = g.shared;
         shared.push_inbox(home, g);
     }

@@ -2,7 +2,10 @@
 //!
 //! Two kinds of timer live here:
 //! * **park deadlines** (`Action::Wake`): a goroutine parked with
-//!   `park_until`. Only goroutines homed on the worker arm them there.
+//!   `park_until`, armed on the heap of the worker running it. With
+//!   migration the goroutine may be woken by something else and run on
+//!   another worker before the entry fires; the entry then reads its
+//!   (atomic) `park_gen` from this worker and finds it stale.
 //! * **`time::Timer`/`Ticker`/`after`/`after_func`** (`Action::Fire`): armed by
 //!   the goroutine that creates or resets them (on its worker's heap), or by a
 //!   plain thread (through a worker's `incoming` list, under a lock, which the
@@ -24,6 +27,7 @@
 //! 100k–1M pending timers on this machine (brief).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::g::GRef;
@@ -86,7 +90,7 @@ pub(crate) struct Timers {
 impl Timers {
     /// Arms a timer for `g`'s current park.
     pub(crate) fn arm_wake(&mut self, deadline: Instant, g: GRef) {
-        let generation = g.park_gen.get();
+        let generation = g.park_gen.load(Ordering::Relaxed);
         self.push(Entry::new(deadline, Action::Wake { g, generation }));
     }
 

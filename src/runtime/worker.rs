@@ -9,7 +9,8 @@
 //!    keeps a communicating pair on one worker and cheap;
 //! 3. every 61st pick, the injector first (fairness for work from outside);
 //! 4. the inbox is drained into the `ready` FIFO (started goroutines);
-//! 5. `ready` vs the deque of unstarted goroutines: whichever was queued
+//! 5. `ready` vs the deque (unstarted goroutines; with migration also
+//!    movable started ones displaced from `runnext`): whichever was queued
 //!    earlier (`G::seq`), so a goroutine spinning on `yield_now` lets a
 //!    not-yet-run one go (golang/go#13546); under stack pressure started
 //!    goroutines go first, since they need no new stack;
@@ -29,14 +30,15 @@
 //!
 //! # Stealing rules
 //!
-//! Only unstarted goroutines are stolen. From a deque of 4 or more a thief
+//! Only unstarted goroutines are stolen (with migration: whatever is in the
+//! deque, started or not; see `scheduler.rs`). From a deque of 4 or more a thief
 //! takes half at once. A shorter queue is taken from (half, rounded up) only
 //! if its owner keeps running one goroutine, without any switch, for a grace
 //! period (~3 µs, as Go gives `runnext`): otherwise the owner is about to run
 //! them, and moving one would split goroutines that talk — a pipeline's
 //! stages, a ping-pong pair — for good (a started goroutine never moves
-//! again; Go can reunite them by readying on the waker's P, we cannot).
-//! `runnext` itself is never stolen.
+//! again by default; Go can reunite them by readying on the waker's P, which
+//! only migration allows us). `runnext` itself is never stolen.
 //!
 //! # Ownership
 //!
@@ -45,6 +47,31 @@
 //! Every field is touched only on that thread; a goroutine runs only while
 //! the worker loop is suspended inside `resume`, and no `RefCell` borrow is
 //! held across a resume.
+//!
+//! # Reading `CORE` from a goroutine that may migrate
+//!
+//! Goroutine code finds its worker through the `CORE` thread-local. The
+//! compiler assumes a function runs on one thread from start to end, so once
+//! `CORE.with` is inlined into a function that also switches (a loop around
+//! `recv`, say) it may compute the thread-local's address — and even the
+//! value read — once, and reuse them after the switch. By default that is
+//! right: the goroutine resumes on the same thread. A goroutine that migrated
+//! would find the *previous* worker's `Core`. So a worker of a runtime that
+//! allows migration stores, for its whole life, a sentinel in `CORE`
+//! (`MIGRATING_WORKER`, never a valid pointer) and its real `Core` in
+//! `MIGRATING_CORE`. Whatever stale address or value the inlined read of
+//! `CORE` uses, on such a worker it yields the sentinel, which sends
+//! `core()` to `migrating_core`: a function never inlined, whose every call
+//! computes `MIGRATING_CORE`'s address afresh and reads it with a volatile
+//! load (neither can be merged with an earlier call across a switch). The
+//! default path adds one comparison (with the sentinel) to the load and null
+//! test it had; no process-wide flag is read. For the stale
+//! address to stay valid, workers of a migrating runtime exit only after
+//! every one of them has finished unwinding goroutines (`shutdown`).
+//!
+//! The crate's other thread-locals that goroutine code reads (`select`'s
+//! random state, `sync::Pool`'s shard id) are read only inside
+//! `#[inline(never)]` functions that do not switch.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -86,9 +113,20 @@ const GLOBAL_CHECK_EVERY: u64 = 61;
 const FRESH_UNDER_PRESSURE_EVERY: u64 = 31;
 
 thread_local! {
-    /// The `Core` of the worker running on this thread, or null.
+    /// The `Core` of the worker running on this thread; `MIGRATING_WORKER`
+    /// on a worker of a runtime that allows migration (module comment);
+    /// null on other threads.
     static CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+    /// On a worker of a runtime that allows migration, its `Core` (null
+    /// elsewhere). Read only by `migrating_core`.
+    static MIGRATING_CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
 }
+
+/// `CORE` on a worker of a runtime that allows migration: not a pointer to
+/// anything. (`core()` tests for null first, then for this: written as one
+/// `> 1` comparison, the fast path measured 14% slower on the yield
+/// ping-pong, through a worse block layout.)
+const MIGRATING_WORKER: *const Core = std::ptr::without_provenance(1);
 
 /// A worker's private state. See the module comment for the ownership rule.
 pub(crate) struct Core {
@@ -96,6 +134,8 @@ pub(crate) struct Core {
     index: usize,
     /// The runtime.
     pub(crate) shared: &'static Shared,
+    /// `shared.migrate`, kept here where the switch path reads it.
+    migrate: bool,
     /// Unstarted goroutines: LIFO for us, stealable from the other end.
     deque: Worker<GRef>,
     /// The goroutine to run next, inheriting the time slice.
@@ -134,6 +174,7 @@ pub(crate) fn run_worker(shared: &'static Shared, index: usize, deque: Worker<GR
     let core = Core {
         index,
         shared,
+        migrate: shared.migrate,
         deque,
         runnext: Cell::new(None),
         ready: RefCell::new(VecDeque::new()),
@@ -148,21 +189,53 @@ pub(crate) fn run_worker(shared: &'static Shared, index: usize, deque: Worker<GR
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
         spinning: Cell::new(false),
     };
-    CORE.with(|c| c.set(&core));
+    if shared.migrate {
+        MIGRATING_CORE.with(|c| c.set(&core));
+        CORE.with(|c| c.set(MIGRATING_WORKER));
+    } else {
+        CORE.with(|c| c.set(&core));
+    }
     while let Some(g) = core.find_runnable() {
         core.run(g);
     }
     core.shutdown();
     CORE.with(|c| c.set(std::ptr::null()));
+    MIGRATING_CORE.with(|c| c.set(std::ptr::null()));
 }
 
 /// The calling thread's worker core, if it is a worker thread.
+///
+/// Callers must not keep the reference across a switch: a goroutine that
+/// migrates resumes on another thread (module comment).
 #[inline(always)]
 fn core<'a>() -> Option<&'a Core> {
     let p = CORE.with(|c| c.get());
-    // SAFETY: CORE is set by `run_worker` to a `Core` on its own stack frame
-    // and cleared before that frame ends; only this thread reads it, and
-    // references handed out are used within the current call on this thread.
+    if p.is_null() {
+        return None;
+    }
+    if p == MIGRATING_WORKER {
+        return migrating_core();
+    }
+    // SAFETY: CORE holds a real pointer only on a worker of a runtime
+    // whose goroutines never migrate: the reading code runs on the thread
+    // that set it, to a `Core` on that thread's `run_worker` frame, cleared
+    // before the frame ends. References handed out are used within the
+    // current call on this thread.
+    Some(unsafe { &*p })
+}
+
+/// The `Core` of the calling thread on a worker of a runtime that allows
+/// migration, read in a frame of its own (module comment). Cold: the default
+/// path's callers stay small enough to be inlined.
+#[cold]
+#[inline(never)]
+fn migrating_core<'a>() -> Option<&'a Core> {
+    // SAFETY: the cell belongs to the calling thread (its address is computed
+    // in this call) and a volatile read of a `Cell`'s contents from its own
+    // thread is a plain read; volatile so that no call is merged with another.
+    let p = MIGRATING_CORE.with(|c| unsafe { std::ptr::read_volatile(c.as_ptr()) });
+    // SAFETY: `run_worker` sets it to the `Core` on its frame and clears it
+    // before that frame ends; we are on that thread.
     unsafe { p.as_ref() }
 }
 
@@ -238,6 +311,19 @@ pub(crate) fn arm_entry(entry: Entry) {
     }
 }
 
+/// Readies movable started goroutine `g` (migration) in `runnext` if this
+/// thread is any worker of its runtime; otherwise hands it back.
+pub(crate) fn try_ready_here(g: GRef) -> Result<(), GRef> {
+    match core() {
+        Some(core) if std::ptr::eq(core.shared, g.shared) => {
+            debug_assert!(core.migrate);
+            core.put_runnext(g);
+            Ok(())
+        }
+        _ => Err(g),
+    }
+}
+
 /// Readies started goroutine `g` locally if this thread is its home worker
 /// (it goes to `runnext`); otherwise hands it back.
 pub(crate) fn try_ready_local(g: GRef, home: usize) -> Result<(), GRef> {
@@ -284,18 +370,32 @@ pub(crate) fn next_goid() -> u64 {
 }
 
 /// Yields the running goroutine if sysmon asked it to (its slice is used up).
+/// The fast path is a thread-local read and one relaxed load, small enough to
+/// inline into every channel and lock operation.
 #[inline]
 pub(crate) fn checkpoint() {
     if let Some(core) = core() {
-        let r = &core.shared.remotes[core.index];
-        if r.preempt.load(Ordering::Relaxed) && !core.current.get().is_null() {
-            r.preempt.store(false, Ordering::Relaxed);
-            if let Some(g) = current_g() {
-                // SAFETY: `g` is the goroutine running this code, on its own stack.
-                unsafe { g.switch_out(Switch::Preempt) };
-            }
+        if core.remote().preempt.load(Ordering::Relaxed) {
+            preempt_current(core);
         }
     }
+}
+
+/// `checkpoint`'s slow path: the slice is used up. Switches out the running
+/// goroutine, if the caller is one (not the worker loop itself).
+#[cold]
+#[inline(never)]
+fn preempt_current(core: &Core) {
+    let cur = core.current.get();
+    if cur.is_null() {
+        return;
+    }
+    core.remote().preempt.store(false, Ordering::Relaxed);
+    // SAFETY: `cur` points at the worker's `GRef` of the running goroutine,
+    // alive while it runs, and that goroutine is the caller, on its own stack
+    // (so its recorded yielder is the live one). `core` is not used after the
+    // switch, which may resume on another thread with migration.
+    unsafe { (*cur).switch_out(Switch::Preempt) };
 }
 
 /// Puts the running goroutine at the back of the ready queue and runs others.
@@ -324,12 +424,14 @@ impl Core {
     }
 
     /// Makes `g` the next to run; a displaced `runnext` goes to the back of
-    /// its queue (and, if unstarted, becomes stealable).
+    /// its queue (and, if unstarted or movable, becomes stealable).
     fn put_runnext(&self, g: GRef) {
         let old = self.runnext.replace(Some(g));
         if let Some(old) = old {
             self.stamp(&old);
-            if old.is_started() {
+            // Decision point 2 (scheduler.rs): with migration a movable
+            // started goroutine joins the deque, where thieves can take it.
+            if old.is_started() && !(self.migrate && old.movable()) {
                 self.ready.borrow_mut().push_back(old);
             } else {
                 self.deque.push(old);
@@ -436,7 +538,7 @@ impl Core {
         for action in due {
             match action {
                 Action::Wake { g, generation } => {
-                    if g.park_gen.get() == generation {
+                    if g.park_gen.load(Ordering::Relaxed) == generation {
                         super::park::wake_g(g);
                     }
                 }
@@ -498,9 +600,14 @@ impl Core {
     /// workers would pay it on every item. This poll is not counted as
     /// spinning (it never steals, so it does not compete with spinners).
     /// Returns true if work showed up.
+    ///
+    /// With migration only pinned goroutines are sent to the inbox (rare);
+    /// the others go wherever any worker can take them, so there is nothing
+    /// to wait for here (and `stacks_in_use` no longer says what is parked
+    /// here).
     fn await_inbox(&self) -> bool {
         let r = self.remote();
-        if r.stacks_in_use.load(Ordering::Relaxed) == 0 {
+        if self.migrate || r.stacks_in_use.load(Ordering::Relaxed) <= 0 {
             return false;
         }
         let until = Instant::now() + INBOX_POLL_FOR;
@@ -625,8 +732,9 @@ impl Core {
                 .iter()
                 .any(|r| r.starved.load(Ordering::Relaxed) > 0)
         {
-            // Someone waits for stacks: give ours back to the shared pool.
-            self.shared.stacks.flush(&mut self.stacks.borrow_mut());
+            // Someone waits for stacks: give ours back to the shared pool,
+            // and wake the starving workers (they may be asleep already).
+            self.hand_stacks_to_starved();
         }
         idle.prepare_sleep(self.index);
         if self.work_visible() {
@@ -648,10 +756,21 @@ impl Core {
     /// Runs `g` until it yields, parks or finishes.
     fn run(&self, g: GRef) {
         let r = self.remote();
-        if !g.is_started() && !self.start(&g) {
-            self.starved.borrow_mut().push_back(g);
-            r.starved.fetch_add(1, Ordering::Relaxed);
-            return;
+        // One comparison on the common path (a started goroutine resumed
+        // on its home); the rare cases sort themselves out inside.
+        let home = g.home.load(Ordering::Relaxed);
+        if home != self.index {
+            if home == super::g::NO_HOME {
+                if !self.start(&g) {
+                    self.starved.borrow_mut().push_back(g);
+                    if r.starved.fetch_add(1, Ordering::Relaxed) == 0 {
+                        self.ask_for_stacks();
+                    }
+                    return;
+                }
+            } else {
+                self.adopt(&g);
+            }
         }
         loop {
             r.busy.store(true, Ordering::Relaxed);
@@ -659,8 +778,9 @@ impl Core {
                 .store(r.switches.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             overflow::set_running(GRef::as_ptr(&g));
             self.current.set(&g);
-            // SAFETY: this is g's home worker thread (it started it here) and
-            // the coroutine is not running (we are the only code touching it).
+            // SAFETY: this worker holds g (it started it here, or with
+            // migration took it from a queue and adopted it above) and the
+            // coroutine is not running (we are the only code touching it).
             let coro = unsafe { g.coro() }
                 .as_mut()
                 .expect("started goroutine has a coroutine");
@@ -671,9 +791,20 @@ impl Core {
             if matches!(result, CoroutineResult::Yield(_)) {
                 self.register_once(&g);
             }
+            // With migration each switch-out updates the pin (`pin_if_unwinding`)
+            // before `g` is queued or parked; one flag test per switch by default.
             match result {
                 CoroutineResult::Yield(Switch::Yield) => {
                     self.new_slice();
+                    // Decision point 3 (scheduler.rs): with migration a
+                    // movable goroutine yields to the injector, as in Go.
+                    if self.migrate {
+                        self.pin_if_unwinding(&g);
+                        if g.movable() {
+                            self.shared.push_global(g);
+                            return;
+                        }
+                    }
                     self.stamp(&g);
                     self.ready.borrow_mut().push_back(g);
                     return;
@@ -682,8 +813,17 @@ impl Core {
                     // Go puts a preempted goroutine on the global queue, behind
                     // work from outside; we requeue it locally and pull a batch
                     // of outside work in (injected goroutines carry the oldest
-                    // stamps, so they run before it).
+                    // stamps, so they run before it). With migration a movable
+                    // goroutine goes to the injector itself, as in Go, where
+                    // an idle worker may take it (decision point 3).
                     self.new_slice();
+                    if self.migrate {
+                        self.pin_if_unwinding(&g);
+                        if g.movable() {
+                            self.shared.push_global(g);
+                            return;
+                        }
+                    }
                     self.stamp(&g);
                     self.ready.borrow_mut().push_back(g);
                     if !self.shared.injector.is_empty() {
@@ -692,6 +832,10 @@ impl Core {
                     return;
                 }
                 CoroutineResult::Yield(Switch::Park) => {
+                    if self.migrate {
+                        // Before the parking CAS, which publishes it to wakers.
+                        self.pin_if_unwinding(&g);
+                    }
                     match g.state.compare_exchange(
                         RUNNING,
                         PARKED,
@@ -752,7 +896,7 @@ impl Core {
             gbox.g.set_yielder(y);
             gbox.tail.run(&gbox.g);
         });
-        // SAFETY: home worker thread; the coroutine is not running.
+        // SAFETY: the starting worker holds g; the coroutine is not running.
         unsafe { *g.coro() = Some(coro) };
         let r = self.remote();
         r.stacks_in_use.store(
@@ -762,25 +906,53 @@ impl Core {
         true
     }
 
+    /// Decision point 4 (scheduler.rs), migration only: `g` last ran on
+    /// another worker and this one is about to resume it, so this worker
+    /// becomes its home (where a pin would keep it, where shutdown unwinds
+    /// it, what reports show). Its stack, registry entry and any park
+    /// deadline stay where they are; see the module comment of `scheduler.rs`.
+    #[cold]
+    fn adopt(&self, g: &GRef) {
+        debug_assert!(
+            self.migrate && g.movable(),
+            "only movable goroutines change worker"
+        );
+        g.home.store(self.index, Ordering::Relaxed);
+    }
+
+    /// With migration: pins `g` to this worker if it switched out in the
+    /// middle of unwinding a panic (std's panic count of this thread is then
+    /// raised; see `G::movable`), unpins it otherwise. Runs right after the
+    /// switch-out, before `g` is queued or parked, so wakers see the flag.
+    /// Conservative: another goroutine of this thread suspended mid-unwind
+    /// pins `g` too, until its next switch-out.
+    fn pin_if_unwinding(&self, g: &GRef) {
+        let unwinding = std::thread::panicking();
+        if g.pinned.load(Ordering::Relaxed) != unwinding {
+            g.pinned.store(unwinding, Ordering::Relaxed);
+        }
+    }
+
     /// Enters `g` in the registry at its first switch-out: from then on it
     /// may be suspended with no run queue holding it (parked), and shutdown
     /// and reports must find it. A goroutine that runs to completion in one go
     /// never pays the registry's lock.
     fn register_once(&self, g: &GRef) {
-        if g.reg_slot.get() == usize::MAX {
+        if g.registry_entry().is_none() {
             let slot = self
                 .remote()
                 .registry
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(g.clone());
-            g.reg_slot.set(slot);
+            g.set_registry_entry(self.index, slot);
         }
     }
 
-    /// Recycles a finished goroutine's stack and forgets it.
+    /// Recycles a finished goroutine's stack (into this worker's pool, even
+    /// if another worker took it) and forgets it.
     fn finish(&self, g: GRef) {
-        // SAFETY: home worker thread; the coroutine has returned.
+        // SAFETY: this worker holds `g` (it just ran it); the coroutine has returned.
         let coro = unsafe { g.coro() }
             .take()
             .expect("finished goroutine had a coroutine");
@@ -791,11 +963,13 @@ impl Core {
             r.stacks_in_use.load(Ordering::Relaxed) - 1,
             Ordering::Relaxed,
         );
-        if g.reg_slot.get() != usize::MAX {
-            r.registry
+        if let Some((reg_worker, slot)) = g.registry_entry() {
+            // By default `reg_worker` is this worker; with migration it may be another.
+            self.shared.remotes[reg_worker]
+                .registry
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .remove(g.reg_slot.get());
+                .remove(slot);
         }
         r.live
             .store(r.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
@@ -806,6 +980,21 @@ impl Core {
             .any(|o| o.starved.load(Ordering::Relaxed) > 0)
         {
             self.hand_stacks_to_starved();
+        }
+    }
+
+    /// This worker's first goroutine is waiting for a stack: wake the
+    /// sleeping workers, whose caches may hold stacks nobody else can take
+    /// (a worker gives its cache back when it finishes a goroutine or goes to
+    /// sleep while someone starves, but one already asleep would do neither).
+    /// Each woken worker goes back to sleep through `sleep`, which hands its
+    /// cache over and wakes us.
+    #[cold]
+    fn ask_for_stacks(&self) {
+        for i in (0..self.shared.nworkers()).filter(|&i| i != self.index) {
+            if self.shared.idle.notify_worker(i) {
+                self.shared.unpark(i);
+            }
         }
     }
 
@@ -823,21 +1012,51 @@ impl Core {
         }
     }
 
-    /// Shutdown: unwind every started goroutine homed here on this thread
-    /// (before its thread-locals are destroyed), drop unstarted ones, and give
-    /// the stacks back.
+    /// Shutdown: unwind every started goroutine that lives here, on this
+    /// thread (before its thread-locals are destroyed), drop unstarted ones,
+    /// and give the stacks back.
+    ///
+    /// By default the goroutines living here are those in this worker's
+    /// registry, and no other thread ever resumes them. With migration a
+    /// goroutine registered here may live elsewhere and the other way round,
+    /// and a worker still running could resume a goroutine we are about to
+    /// unwind. So each worker first waits until every worker has stopped
+    /// running goroutines, then takes from every registry the goroutines whose
+    /// `home` — the worker that last ran them — is this one. After that
+    /// barrier no goroutine runs again and no `home` changes (adoption happens
+    /// only before a resume), so each goroutine is unwound exactly once, on
+    /// the thread where it last ran; a pinned one (suspended mid-unwind) is
+    /// on the thread whose panic count it raised.
     fn shutdown(&self) {
-        let started = self
-            .remote()
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain();
+        let started = if self.migrate {
+            self.shutdown_barrier(1);
+            let mut mine = Vec::new();
+            for r in self.shared.remotes.iter() {
+                mine.extend(
+                    r.registry
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take_where(|g| g.home.load(Ordering::Relaxed) == self.index),
+                );
+            }
+            mine
+        } else {
+            self.remote()
+                .registry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain()
+        };
         for g in started {
             g.unwinding.set(true);
             self.current.set(&g);
             overflow::set_running(GRef::as_ptr(&g));
-            // SAFETY: home worker thread; the coroutine is suspended.
+            // SAFETY: this worker is g's home: by default the only thread
+            // that ever resumed it; with migration the last one, and after
+            // `shutdown_barrier` no worker resumes goroutines any more. The
+            // coroutine is suspended (it switched out at least once, or it
+            // would not be registered, and it has not finished, or `finish`
+            // would have removed it).
             if let Some(mut coro) = unsafe { g.coro() }.take() {
                 coro.force_unwind();
                 let stack = coro.into_stack();
@@ -857,6 +1076,39 @@ impl Core {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        if self.migrate {
+            // Yielded, preempted and remotely woken goroutines wait in the
+            // injector; nobody runs them any more (their stacks were taken
+            // above, by their homes). Drop the references.
+            while !matches!(self.shared.injector.steal(), Steal::Empty) {}
+        }
         self.shared.stacks.flush(&mut self.stacks.borrow_mut());
+        if self.migrate {
+            // A goroutine another worker is unwinding may read this thread's
+            // `CORE` through an address cached before it migrated (module
+            // comment): keep this thread, and so its thread-locals, alive
+            // until every worker is done.
+            self.shutdown_barrier(2);
+        }
+    }
+
+    /// With migration, at shutdown: counts this worker as having reached
+    /// `phase` (1: stopped running goroutines, 2: done unwinding them) and
+    /// waits until every worker has (see `shutdown`). The last to arrive
+    /// wakes the others. A worker that never started was counted by `build`.
+    fn shutdown_barrier(&self, phase: usize) {
+        let workers = self.shared.nworkers();
+        let target = phase * workers;
+        // SeqCst RMW: releases this worker's last writes to the goroutines it
+        // ran (their coroutines, `home`); the waiters' loads below acquire them.
+        if self.shared.stopped.fetch_add(1, Ordering::SeqCst) + 1 >= target {
+            for i in (0..workers).filter(|&i| i != self.index) {
+                self.shared.unpark(i);
+            }
+            return;
+        }
+        while self.shared.stopped.load(Ordering::SeqCst) < target {
+            std::thread::park_timeout(Duration::from_millis(1));
+        }
     }
 }

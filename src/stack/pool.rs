@@ -75,7 +75,8 @@ impl StackPool {
             }
         }
         // Default-size stacks are mapped a slab at a time, the spares going
-        // to this worker's cache (they cost no memory until touched).
+        // to the shared pool (they cost no memory until touched; in this
+        // worker's cache they would be out of reach of a starving worker).
         let want = if size == self.default_size { SLAB } else { 1 };
         let room = self.limit().saturating_sub(self.owned());
         let count = want.min(room);
@@ -88,8 +89,10 @@ impl StackPool {
                 self.owned
                     .fetch_sub(count - stacks.len(), Ordering::Relaxed);
                 let first = stacks.pop();
-                for s in stacks {
-                    self.put_fresh(local, s);
+                if !stacks.is_empty() {
+                    let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+                    spare.append(&mut stacks);
+                    self.spare_len.store(spare.len(), Ordering::Relaxed);
                 }
                 first
             }
@@ -98,17 +101,6 @@ impl StackPool {
                 self.evict_and_map(size)
             }
         }
-    }
-
-    /// Pools a stack that no goroutine has used yet (nothing to release).
-    fn put_fresh(&self, local: &mut LocalPool, stack: GStack) {
-        if stack.size() == self.default_size && local.stacks.len() < LOCAL_CAP {
-            local.stacks.push(stack);
-            return;
-        }
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        spare.push(stack);
-        self.spare_len.store(spare.len(), Ordering::Relaxed);
     }
 
     /// At the cap, a spare stack of another size may be unmapped to make room.
@@ -132,7 +124,13 @@ impl StackPool {
     /// Returns a stack whose goroutine finished.
     pub(crate) fn put(&self, local: &mut LocalPool, stack: GStack) {
         stack.release_deep_pages();
-        self.put_fresh(local, stack);
+        if stack.size() == self.default_size && local.stacks.len() < LOCAL_CAP {
+            local.stacks.push(stack);
+            return;
+        }
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        spare.push(stack);
+        self.spare_len.store(spare.len(), Ordering::Relaxed);
     }
 
     /// Moves a worker's cached stacks to the shared pool (a worker exiting, or

@@ -59,6 +59,12 @@ pub struct Pool<T> {
 }
 
 /// The calling thread's shard id (assigned round-robin at first use).
+///
+/// Never inlined: with migration a goroutine may change thread between two
+/// calls, and an inlined thread-local access may reuse the first thread's
+/// address (see `runtime/worker.rs`). Cross-crate calls from the generic
+/// `get`/`put` are not inlined anyway; this keeps it so under LTO.
+#[inline(never)]
 fn shard_id() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {

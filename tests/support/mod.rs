@@ -27,12 +27,29 @@ pub const CHILD_ENV: &str = "FERROGO_CHILD";
 /// Worker counts every scheduling test runs at.
 pub const PROCS: [usize; 2] = [1, 2];
 
-/// A runtime with `n` workers.
+/// Set to `1` to build every runtime of [`runtime`] (so of [`for_procs`] and
+/// [`for_each_runtime`]) with the `unsafe` `allow_migration` opt-in:
+/// `FERROGO_TEST_MIGRATE=1 cargo test --release` runs the scheduling tests
+/// with goroutines that move between workers.
+pub const MIGRATE_ENV: &str = "FERROGO_TEST_MIGRATE";
+
+/// True when [`runtime`] builds migrating runtimes (`FERROGO_TEST_MIGRATE=1`).
+pub fn migrating() -> bool {
+    std::env::var(MIGRATE_ENV).is_ok_and(|v| v == "1")
+}
+
+/// A runtime with `n` workers (migrating with `FERROGO_TEST_MIGRATE=1`).
 pub fn runtime(n: usize) -> Runtime {
-    Runtime::builder()
-        .max_procs(n)
-        .build()
-        .expect("build runtime")
+    let b = Runtime::builder().max_procs(n);
+    let b = if migrating() {
+        // SAFETY: the suite's goroutines keep only `Send` values across
+        // blocking calls and reach thread-locals only through std functions
+        // that are not inlined into them (checked by running it so).
+        unsafe { b.allow_migration() }
+    } else {
+        b
+    };
+    b.build().expect("build runtime")
 }
 
 /// Runs `f` as the main goroutine of a fresh runtime with 1 worker, then

@@ -1,6 +1,9 @@
 //! Peer: ferrogo, max_procs(2). The measured body runs as the main goroutine (rt.run).
 //! Written against the public surface in BRIEF.md; mirrors the Go program workload by
 //! workload (unbuffered = chan(0), buffered = chan(1024)).
+//!
+//! `FERROGO_BENCH_MIGRATE=1` builds the runtime with the `unsafe` `allow_migration`
+//! opt-in and reports the peer as `ferrogo-migrate` (not part of `run.sh`).
 #[path = "../../common/harness.rs"]
 mod harness;
 use harness::*;
@@ -10,11 +13,26 @@ use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::sync::Arc;
 use std::time::Instant;
 
-const PEER: &str = "ferrogo";
+/// The peer name: `ferrogo`, or `ferrogo-migrate` with `FERROGO_BENCH_MIGRATE=1`.
+fn peer() -> &'static str {
+    if migrate() {
+        "ferrogo-migrate"
+    } else {
+        "ferrogo"
+    }
+}
+
+fn migrate() -> bool {
+    std::env::var("FERROGO_BENCH_MIGRATE").is_ok_and(|v| v == "1")
+}
 
 fn main() {
     let (w, n) = args();
-    let rt = ferrogo::Runtime::builder().max_procs(2).build().unwrap();
+    let b = ferrogo::Runtime::builder().max_procs(2);
+    // SAFETY: the workloads keep only `Send` values (channels, integers, `Arc`s) across
+    // blocking calls and use no thread-locals or thread identity.
+    let b = if migrate() { unsafe { b.allow_migration() } } else { b };
+    let rt = b.build().unwrap();
     rt.run(move || match w.as_str() {
         "spawn" => spawn(n),
         "skynet" => skynet(n),
@@ -52,7 +70,7 @@ fn spawn(n: u64) {
         assert_eq!(cnt.load(Relaxed), n);
         d
     });
-    emit("spawn", PEER, ns_per(d, n), &format!("n={n} {}", hwm()));
+    emit("spawn", peer(), ns_per(d, n), &format!("n={n} {}", hwm()));
 }
 
 fn skynet_node(num: u64, size: u64) -> u64 {
@@ -77,7 +95,7 @@ fn skynet(n: u64) {
         assert_eq!(s, want, "skynet sum");
         d
     });
-    emit("skynet", PEER, ns_per(d, n), &format!("leaves={n} sum={want} join {}", hwm()));
+    emit("skynet", peer(), ns_per(d, n), &format!("leaves={n} sum={want} join {}", hwm()));
 }
 
 fn yield_(n: u64) {
@@ -97,7 +115,7 @@ fn yield_(n: u64) {
             }
         })
     });
-    emit("yield", PEER, ns_per(d, 2 * n), &format!("yields={}", 2 * n));
+    emit("yield", peer(), ns_per(d, 2 * n), &format!("yields={}", 2 * n));
 }
 
 fn parked(n: u64) {
@@ -130,7 +148,7 @@ fn parked(n: u64) {
     let delta = after - before;
     emit(
         "parked",
-        PEER,
+        peer(),
         delta as f64 / n as f64,
         &format!("n={n} rss_delta={}MiB spawn+park={spawn_ns:.0}ns chan(0)", delta / 1024),
     );
@@ -155,7 +173,7 @@ fn unbuf(n: u64) {
         h.join().unwrap();
         d
     });
-    emit("unbuf", PEER, ns_per(d, n), &format!("round_trips={n} chan(0)"));
+    emit("unbuf", peer(), ns_per(d, n), &format!("round_trips={n} chan(0)"));
 }
 
 fn mpmc(name: &str, n: u64, p: u64) {
@@ -198,7 +216,7 @@ fn mpmc(name: &str, n: u64, p: u64) {
         assert_eq!(got.load(Relaxed), total);
         d
     });
-    emit(name, PEER, ns_per(d, total), &format!("msgs={total} p={p} c={p} cap=1024"));
+    emit(name, peer(), ns_per(d, total), &format!("msgs={total} p={p} c={p} cap=1024"));
 }
 
 fn select_(n: u64) {
@@ -236,7 +254,7 @@ fn select_(n: u64) {
         assert_eq!(sum, 4 * per * (per - 1) / 2);
         d
     });
-    emit("select", PEER, ns_per(d, total), &format!("msgs={total} producers=4 cap=1024"));
+    emit("select", peer(), ns_per(d, total), &format!("msgs={total} producers=4 cap=1024"));
 }
 
 /// n goroutines each sleeping 1 s at once; wall time and peak RSS.
@@ -253,7 +271,7 @@ fn sleep_(n: u64) {
     let peak = proc_kib("VmHWM");
     emit(
         "sleep",
-        PEER,
+        peer(),
         el.as_millis() as f64,
         &format!("n={n} wall_ms={} peak_rss_delta={}MiB", el.as_millis(), (peak - base) / 1024),
     );
@@ -293,7 +311,7 @@ fn ring(n: u64) {
         }
         d
     });
-    emit("ring", PEER, ns_per(d, n), &format!("hops={n} ring=503 chan(0)"));
+    emit("ring", peer(), ns_per(d, n), &format!("hops={n} ring=503 chan(0)"));
 }
 
 fn sieve(n: u64) {
@@ -334,7 +352,7 @@ fn sieve(n: u64) {
         }
         d
     });
-    emit("sieve", PEER, d.as_nanos() as f64 / 1e6, &format!("primes={n} last={last} (ms total) chan(0)"));
+    emit("sieve", peer(), d.as_nanos() as f64 / 1e6, &format!("primes={n} last={last} (ms total) chan(0)"));
 }
 
 fn mutex(total: u64) {
@@ -359,5 +377,5 @@ fn mutex(total: u64) {
         assert_eq!(*m.lock(), G * iters);
         d
     });
-    emit("mutex", PEER, ns_per(d, G * iters), &format!("goroutines={G} iters={iters} ferrogo::sync::Mutex+WaitGroup"));
+    emit("mutex", peer(), ns_per(d, G * iters), &format!("goroutines={G} iters={iters} ferrogo::sync::Mutex+WaitGroup"));
 }
