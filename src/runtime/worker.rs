@@ -763,7 +763,10 @@ impl Core {
             if home == super::g::NO_HOME {
                 if !self.start(&g) {
                     self.starved.borrow_mut().push_back(g);
-                    if r.starved.fetch_add(1, Ordering::Relaxed) == 0 {
+                    // SeqCst: pairs with the fence in `start` after a slab's
+                    // spares are published (either that worker sees us
+                    // starving, or our re-check before sleeping sees them).
+                    if r.starved.fetch_add(1, Ordering::SeqCst) == 0 {
                         self.ask_for_stacks();
                     }
                     return;
@@ -878,11 +881,28 @@ impl Core {
 
     /// Gives `g` a stack and a coroutine. False when no stack can be had now.
     fn start(&self, g: &GRef) -> bool {
-        let Some(stack) = self
-            .shared
-            .stacks
-            .get(&mut self.stacks.borrow_mut(), g.stack_size())
-        else {
+        let mut published = false;
+        let stack = self.shared.stacks.get(
+            &mut self.stacks.borrow_mut(),
+            g.stack_size(),
+            &mut published,
+        );
+        if published {
+            // A new slab's spares are in the shared pool. A worker that
+            // found the pool empty while we mapped it may be starving
+            // (asleep or about to be): pairs with its `starved` increment
+            // before `sleep`'s re-check (`work_visible`).
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if self
+                .shared
+                .remotes
+                .iter()
+                .any(|o| o.starved.load(Ordering::Relaxed) > 0)
+            {
+                self.hand_stacks_to_starved();
+            }
+        }
+        let Some(stack) = stack else {
             return false;
         };
         g.home.store(self.index, Ordering::Relaxed);

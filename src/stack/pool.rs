@@ -60,7 +60,17 @@ impl StackPool {
 
     /// A stack of `size` usable bytes: from `local`, the shared pool, or a new
     /// mapping. `None` when the runtime's cap or the process budget is spent.
-    pub(crate) fn get(&self, local: &mut LocalPool, size: usize) -> Option<GStack> {
+    ///
+    /// `*published` is set when a new slab put spare stacks in the shared
+    /// pool: a worker that found the pool empty a moment earlier (while this
+    /// slab was being mapped) may be waiting for a stack, and the caller must
+    /// wake it (`Core::start`).
+    pub(crate) fn get(
+        &self,
+        local: &mut LocalPool,
+        size: usize,
+        published: &mut bool,
+    ) -> Option<GStack> {
         if size == self.default_size {
             if let Some(s) = local.stacks.pop() {
                 return Some(s);
@@ -77,8 +87,17 @@ impl StackPool {
         // Default-size stacks are mapped a slab at a time, the spares going
         // to the shared pool (they cost no memory until touched; in this
         // worker's cache they would be out of reach of a starving worker).
-        let want = if size == self.default_size { SLAB } else { 1 };
+        // Near the cap, one at a time: while a slab is being mapped its
+        // stacks count as owned but are not yet in any pool, and a worker
+        // that then finds the cap reached and the pools empty starves (a
+        // race seen as fresh goroutines never starting under `max_stacks(64)`
+        // at 2 workers).
         let room = self.limit().saturating_sub(self.owned());
+        let want = if size == self.default_size && room >= 4 * SLAB {
+            SLAB
+        } else {
+            1
+        };
         let count = want.min(room);
         if count == 0 {
             return self.evict_and_map(size);
@@ -93,6 +112,7 @@ impl StackPool {
                     let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
                     spare.append(&mut stacks);
                     self.spare_len.store(spare.len(), Ordering::Relaxed);
+                    *published = true;
                 }
                 first
             }
