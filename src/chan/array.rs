@@ -43,11 +43,11 @@ use std::ptr;
 use std::time::Instant;
 
 use super::channel::{Queue, SPIN_ROUNDS, TryRecv, TrySend, pause};
-use super::context::Context;
+use super::context::{self, Context};
 use super::lock::SpinLock;
 use super::ring::{Pop, Push, Ring};
 use crate::loom::atomic::{AtomicBool, Ordering};
-use crate::runtime::park::{self, WaitReason, Waiter};
+use crate::runtime::park::{WaitReason, Waiter};
 
 /// One registered blocked case.
 struct Waiting {
@@ -309,22 +309,10 @@ impl<T> Array<T> {
             cx: &cx,
             case: 0,
         };
-        loop {
-            if cx.completed().is_some() {
-                mem::forget(guard);
-                return true;
-            }
-            match deadline {
-                None => park::park(reason),
-                Some(d) if Instant::now() >= d => {
-                    if waiters.remove_if_waiting(&cx) {
-                        mem::forget(guard);
-                        return false;
-                    }
-                }
-                Some(d) => park::park_until(reason, d),
-            }
-        }
+        let notified =
+            context::wait_single(&cx, reason, deadline, || waiters.remove_if_waiting(&cx));
+        mem::forget(guard);
+        notified
     }
 
     /// Closes the channel (idempotent) and notifies every blocked operation.

@@ -45,8 +45,10 @@
 //! goroutines many contexts are parked on one thread at once, so the cache
 //! misses exactly when it matters; the stack location is free and lives as
 //! long as the operation.
+use std::time::Instant;
+
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::runtime::park::{Waiter, WaiterRef};
+use crate::runtime::park::{self, WaitReason, Waiter, WaiterRef};
 
 /// Nobody has committed to this context yet.
 const WAITING: usize = 0;
@@ -140,6 +142,36 @@ impl Context {
         // Release: pairs with the Acquire in `completed` (publishes the slot write).
         cx.state.store(complete_state(case), Ordering::Release);
         waiter
+    }
+}
+
+/// Parks the owner of the single-operation context `cx` until a counterpart
+/// completes it (true), or until `deadline` passes and `remove_if_waiting`
+/// takes its entry out while it is still `WAITING` (false). The flavors call
+/// it with their own removal (under the lock that claims entries, so the
+/// context is then `WAITING` or `COMPLETE`) and keep their own unwind guard.
+/// Inlined: it is on the path to the switch (ARCHITECTURE.md, "The cost of a
+/// switch is in the returns").
+#[inline(always)]
+pub(crate) fn wait_single(
+    cx: &Context,
+    reason: WaitReason,
+    deadline: Option<Instant>,
+    mut remove_if_waiting: impl FnMut() -> bool,
+) -> bool {
+    loop {
+        if cx.completed().is_some() {
+            return true;
+        }
+        match deadline {
+            None => park::park(reason),
+            Some(d) if Instant::now() >= d => {
+                if remove_if_waiting() {
+                    return false;
+                }
+            }
+            Some(d) => park::park_until(reason, d),
+        }
     }
 }
 

@@ -40,10 +40,10 @@ use std::ptr;
 use std::time::Instant;
 
 use super::channel::{Queue, SPIN_ROUNDS, TryRecv, TrySend, pause, wake};
-use super::context::{Context, Entry};
+use super::context::{self, Context, Entry};
 use super::lock::SpinLock;
 use crate::loom::atomic::{AtomicBool, Ordering};
-use crate::runtime::park::{self, WaitReason, Waiter};
+use crate::runtime::park::{WaitReason, Waiter};
 
 /// Preallocate the buffer up to this many bytes; beyond it the buffer grows on
 /// demand (once per high-water mark, never per operation in steady state).
@@ -340,31 +340,19 @@ impl<T> Locked<T> {
             which,
             case: 0,
         };
-        loop {
-            if cx.completed().is_some() {
-                mem::forget(guard);
-                return true;
+        let completed = context::wait_single(cx, reason, deadline, || {
+            let mut st = self.state.lock();
+            // Only this channel's lock holders claim a single-op context, and
+            // they complete it in the same critical section: under the lock
+            // it is WAITING or COMPLETE.
+            let waiting = cx.is_waiting();
+            if waiting {
+                st.remove(which, cx, 0);
             }
-            match deadline {
-                None => park::park(reason),
-                Some(d) => {
-                    if Instant::now() >= d {
-                        let mut st = self.state.lock();
-                        // Only this channel's lock holders claim a single-op
-                        // context, and they complete it in the same critical
-                        // section: under the lock it is WAITING or COMPLETE.
-                        if cx.is_waiting() {
-                            st.remove(which, cx, 0);
-                            drop(st);
-                            mem::forget(guard);
-                            return false;
-                        }
-                        continue;
-                    }
-                    park::park_until(reason, d);
-                }
-            }
-        }
+            waiting
+        });
+        mem::forget(guard);
+        completed
     }
 
     /// Closes the channel (idempotent) and fails every blocked operation.

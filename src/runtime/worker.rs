@@ -725,13 +725,7 @@ impl Core {
     /// Registers as sleeping, re-checks, and parks until woken or the next timer.
     fn sleep(&self) {
         let idle = &self.shared.idle;
-        if self.shared.stacks.owned() > 0
-            && self
-                .shared
-                .remotes
-                .iter()
-                .any(|r| r.starved.load(Ordering::Relaxed) > 0)
-        {
+        if self.shared.stacks.owned() > 0 && self.anyone_starving() {
             // Someone waits for stacks: give ours back to the shared pool,
             // and wake the starving workers (they may be asleep already).
             self.hand_stacks_to_starved();
@@ -893,12 +887,7 @@ impl Core {
             // (asleep or about to be): pairs with its `starved` increment
             // before `sleep`'s re-check (`work_visible`).
             std::sync::atomic::fence(Ordering::SeqCst);
-            if self
-                .shared
-                .remotes
-                .iter()
-                .any(|o| o.starved.load(Ordering::Relaxed) > 0)
-            {
+            if self.anyone_starving() {
                 self.hand_stacks_to_starved();
             }
         }
@@ -993,14 +982,17 @@ impl Core {
         }
         r.live
             .store(r.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
-        if self
-            .shared
+        if self.anyone_starving() {
+            self.hand_stacks_to_starved();
+        }
+    }
+
+    /// True if some worker has goroutines waiting for a stack.
+    fn anyone_starving(&self) -> bool {
+        self.shared
             .remotes
             .iter()
             .any(|o| o.starved.load(Ordering::Relaxed) > 0)
-        {
-            self.hand_stacks_to_starved();
-        }
     }
 
     /// This worker's first goroutine is waiting for a stack: wake the

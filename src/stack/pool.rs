@@ -189,9 +189,10 @@ impl StackPool {
     /// True when new goroutines should wait for started ones: most of the cap
     /// is mapped and nothing is spare.
     pub(crate) fn under_pressure(&self, local: &LocalPool) -> bool {
-        local.stacks.is_empty()
-            && self.spare() == 0
-            && self.owned() >= self.limit() - self.limit() / 8
+        local.stacks.is_empty() && self.spare() == 0 && {
+            let limit = self.limit();
+            self.owned() >= limit - limit / 8
+        }
     }
 
     /// Whether a stack could be had right now without waiting for one to be freed.
