@@ -2,10 +2,17 @@
 //!
 //! Mapping a fresh stack costs microseconds (mmap + guard, then page faults
 //! as it is touched); taking a pooled one costs a `Vec::pop`. When both pools
-//! are empty, default-size stacks are mapped [`SLAB`] at a time. Each worker keeps
+//! are empty, default-size stacks are mapped a slab at a time. Each worker keeps
 //! up to [`LOCAL_CAP`] default-size stacks of its own (touched only by that
 //! worker, no lock); beyond that, and for other sizes, stacks go to the
 //! runtime's shared pool behind a mutex.
+//!
+//! Slabs grow while demand lasts: the first holds [`SLAB_MIN`] stacks, each
+//! next one twice as many, up to [`SLAB_MAX`]. A program with a few
+//! goroutines maps a few stacks; one starting a million maps them 256 per
+//! call, which is what keeps the other workers' page faults from queueing
+//! behind `mmap` (see `GStack::map_slab`). A slab's stacks are mapped
+//! without guard pages; each gets its guard when first handed out.
 //!
 //! A runtime also caps how many stacks it maps (`limit`: the process budget,
 //! or less when the builder asked for it). `owned` counts what it mapped; a
@@ -19,9 +26,13 @@ use super::GStack;
 /// Default-size stacks a worker caches privately.
 pub(crate) const LOCAL_CAP: usize = 64;
 
-/// Default-size stacks mapped per `mmap` call when the pools are empty
-/// (see `GStack::map_slab`).
-const SLAB: usize = 16;
+/// Default-size stacks mapped by the first `mmap` call when the pools are
+/// empty (see `GStack::map_slab`).
+const SLAB_MIN: usize = 16;
+
+/// The largest slab: 256 stacks of the default size reserve 65 MiB of
+/// address space (no memory until touched) and are one kernel mapping.
+const SLAB_MAX: usize = 256;
 
 /// A runtime's shared stack pool and its mapping cap.
 pub(crate) struct StackPool {
@@ -37,6 +48,9 @@ pub(crate) struct StackPool {
     spare: Mutex<Vec<GStack>>,
     /// `spare.len()`, readable without the lock (a hint).
     spare_len: AtomicUsize,
+    /// Stacks the next slab maps: [`SLAB_MIN`], doubling after each slab up
+    /// to [`SLAB_MAX`]. Racy updates are harmless (any value in range works).
+    slab: AtomicUsize,
 }
 
 /// A worker's private cache of default-size stacks. Owned by the worker's core.
@@ -55,6 +69,7 @@ impl StackPool {
             owned: AtomicUsize::new(0),
             spare: Mutex::new(Vec::new()),
             spare_len: AtomicUsize::new(0),
+            slab: AtomicUsize::new(SLAB_MIN),
         }
     }
 
@@ -73,7 +88,7 @@ impl StackPool {
     ) -> Option<GStack> {
         if size == self.default_size {
             if let Some(s) = local.stacks.pop() {
-                return Some(s);
+                return self.guarded(s);
             }
         }
         if self.spare_len.load(Ordering::Relaxed) > 0 {
@@ -81,32 +96,36 @@ impl StackPool {
             if let Some(i) = spare.iter().rposition(|s| s.size() == size) {
                 let s = spare.swap_remove(i);
                 self.spare_len.store(spare.len(), Ordering::Relaxed);
-                return Some(s);
+                drop(spare);
+                return self.guarded(s);
             }
         }
         // Default-size stacks are mapped a slab at a time, the spares going
         // to the shared pool (they cost no memory until touched; in this
         // worker's cache they would be out of reach of a starving worker).
-        // Near the cap, one at a time: while a slab is being mapped its
-        // stacks count as owned but are not yet in any pool, and a worker
-        // that then finds the cap reached and the pools empty starves (a
-        // race seen as fresh goroutines never starting under `max_stacks(64)`
-        // at 2 workers).
+        // Never more than a quarter of the room left: while a slab is being
+        // mapped its stacks count as owned but are not yet in any pool, and
+        // a worker that then found the cap reached and the pools empty
+        // would starve (a race seen as fresh goroutines never starting
+        // under `max_stacks(64)` at 2 workers); near the cap, one at a time.
         let room = self.limit().saturating_sub(self.owned());
-        let want = if size == self.default_size && room >= 4 * SLAB {
-            SLAB
+        if room == 0 {
+            return self.evict_and_map(size);
+        }
+        let slab = self.slab.load(Ordering::Relaxed);
+        let count = if size == self.default_size {
+            slab.min(room / 4).max(1)
         } else {
             1
         };
-        let count = want.min(room);
-        if count == 0 {
-            return self.evict_and_map(size);
-        }
         self.owned.fetch_add(count, Ordering::Relaxed);
         match GStack::map_slab(size, count) {
             Ok(mut stacks) => {
                 self.owned
                     .fetch_sub(count - stacks.len(), Ordering::Relaxed);
+                if count == slab {
+                    self.slab.store((slab * 2).min(SLAB_MAX), Ordering::Relaxed);
+                }
                 let first = stacks.pop();
                 if !stacks.is_empty() {
                     let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
@@ -114,11 +133,23 @@ impl StackPool {
                     self.spare_len.store(spare.len(), Ordering::Relaxed);
                     *published = true;
                 }
-                first
+                self.guarded(first?)
             }
             Err(_) => {
                 self.owned.fetch_sub(count, Ordering::Relaxed);
                 self.evict_and_map(size)
+            }
+        }
+    }
+
+    /// `stack` with its guard page installed, or `None` (and the stack
+    /// unmapped) when the kernel refused the guard.
+    fn guarded(&self, stack: GStack) -> Option<GStack> {
+        match stack.guarded() {
+            Ok(s) => Some(s),
+            Err(_) => {
+                self.owned.fetch_sub(1, Ordering::Relaxed);
+                None
             }
         }
     }
@@ -133,7 +164,7 @@ impl StackPool {
         }?;
         drop(victim);
         match GStack::map_slab(size, 1) {
-            Ok(mut s) => s.pop(),
+            Ok(mut s) => self.guarded(s.pop()?),
             Err(_) => {
                 self.owned.fetch_sub(1, Ordering::Relaxed);
                 None
@@ -203,9 +234,110 @@ impl StackPool {
     /// Drops every spare stack (runtime shutdown).
     pub(crate) fn clear(&self) {
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        let n = spare.len();
-        spare.clear();
+        let all = std::mem::take(&mut *spare);
         self.spare_len.store(0, Ordering::Relaxed);
-        self.owned.fetch_sub(n, Ordering::Relaxed);
+        drop(spare);
+        self.owned.fetch_sub(all.len(), Ordering::Relaxed);
+        GStack::unmap_all(all);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::DEFAULT_STACK_SIZE;
+
+    /// Whether `addr` is mapped (`mincore` fails with ENOMEM on a hole).
+    fn mapped(addr: usize) -> bool {
+        let mut v = 0u8;
+        // SAFETY: `mincore` only inspects the page tables of our own address
+        // space; `v` has room for the one page asked about.
+        unsafe {
+            libc::mincore(
+                (addr & !(crate::stack::PAGE - 1)) as *mut libc::c_void,
+                1,
+                &mut v,
+            ) == 0
+        }
+    }
+
+    #[test]
+    fn slabs_grow_while_demand_lasts_and_stacks_come_out_guarded() {
+        let pool = StackPool::new(DEFAULT_STACK_SIZE, usize::MAX);
+        let mut local = LocalPool::default();
+        let mut published = false;
+        let mut held = Vec::new();
+        // The first slab maps SLAB_MIN stacks; the next one twice as many.
+        held.push(
+            pool.get(&mut local, DEFAULT_STACK_SIZE, &mut published)
+                .unwrap(),
+        );
+        assert!(published, "a slab's spares go to the shared pool");
+        assert_eq!(pool.owned(), SLAB_MIN);
+        for _ in 1..SLAB_MIN {
+            held.push(
+                pool.get(&mut local, DEFAULT_STACK_SIZE, &mut published)
+                    .unwrap(),
+            );
+        }
+        assert_eq!(
+            pool.owned(),
+            SLAB_MIN,
+            "spares were used before mapping more"
+        );
+        held.push(
+            pool.get(&mut local, DEFAULT_STACK_SIZE, &mut published)
+                .unwrap(),
+        );
+        assert_eq!(pool.owned(), 3 * SLAB_MIN);
+        assert!(
+            held.iter().all(|s| s.guarded),
+            "every handed-out stack has its guard"
+        );
+        assert!(
+            pool.spare.lock().unwrap().iter().all(|s| !s.guarded),
+            "never-used spares are not guarded yet"
+        );
+        for s in held {
+            pool.put(&mut local, s);
+        }
+        pool.flush(&mut local);
+        pool.clear();
+        assert_eq!(pool.owned(), 0);
+    }
+
+    #[test]
+    fn slabs_stay_within_a_quarter_of_the_room() {
+        let pool = StackPool::new(DEFAULT_STACK_SIZE, 20);
+        let mut local = LocalPool::default();
+        let mut published = false;
+        let s = pool
+            .get(&mut local, DEFAULT_STACK_SIZE, &mut published)
+            .unwrap();
+        assert_eq!(pool.owned(), 5, "a quarter of 20, not a whole slab");
+        pool.put(&mut local, s);
+        pool.flush(&mut local);
+        pool.clear();
+    }
+
+    #[test]
+    fn clear_unmaps_adjacent_stacks() {
+        let pool = StackPool::new(DEFAULT_STACK_SIZE, usize::MAX);
+        let mut local = LocalPool::default();
+        let mut published = false;
+        let s = pool
+            .get(&mut local, DEFAULT_STACK_SIZE, &mut published)
+            .unwrap();
+        let (lo, _) = s.guard();
+        let top = s.base - 1;
+        // SAFETY: the top byte of a stack we own, with no frames on it.
+        unsafe { std::ptr::write_volatile(top as *mut u8, 7) };
+        assert!(mapped(lo + crate::stack::PAGE) && mapped(top));
+        pool.put(&mut local, s);
+        pool.flush(&mut local);
+        assert_eq!(pool.owned(), SLAB_MIN);
+        pool.clear();
+        assert_eq!(pool.owned(), 0);
+        assert!(!mapped(top), "the stack's pages are unmapped");
     }
 }
