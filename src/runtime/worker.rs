@@ -151,6 +151,10 @@ pub(crate) struct Core {
     stacks: RefCell<LocalPool>,
     /// Armed timers of goroutines homed here.
     timers: RefCell<Timers>,
+    /// Spare buffer for the actions of due timers (kept to avoid an
+    /// allocation per firing; taken out while they run, since firing may
+    /// arm more).
+    due: Cell<Vec<Action>>,
     /// The goroutine being resumed (points at `run`'s local `GRef`, alive
     /// for the whole resume), or null.
     current: Cell<*const GRef>,
@@ -182,6 +186,7 @@ pub(crate) fn run_worker(shared: &'static Shared, index: usize, deque: Worker<GR
         starved: RefCell::new(VecDeque::new()),
         stacks: RefCell::new(LocalPool::default()),
         timers: RefCell::new(Timers::default()),
+        due: Cell::new(Vec::new()),
         current: Cell::new(std::ptr::null()),
         tick: Cell::new(0),
         seq: Cell::new(0),
@@ -527,15 +532,16 @@ impl Core {
             r.timers.store(timers.len(), Ordering::Relaxed);
         }
         let now = Instant::now();
-        let mut due = Vec::new();
+        let mut due = self.due.take();
         {
             let mut timers = self.timers.borrow_mut();
             if timers.next_deadline().is_none_or(|d| d > now) {
+                self.due.set(due);
                 return;
             }
             timers.take_due(now, &mut due);
         }
-        for action in due {
+        for action in due.drain(..) {
             match action {
                 Action::Wake { g, generation } => {
                     if g.park_gen.load(Ordering::Relaxed) == generation {
@@ -549,6 +555,9 @@ impl Core {
                     }
                 }
             }
+        }
+        if due.capacity() <= 4096 {
+            self.due.set(due);
         }
         r.timers
             .store(self.timers.borrow().len(), Ordering::Relaxed);
