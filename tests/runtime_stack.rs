@@ -11,6 +11,7 @@ use support::{for_each_runtime, run_child};
 
 child_scenarios!(
     "out_of_stacks" => out_of_stacks_scenario,
+    "burst_memory" => burst_memory_scenario,
 );
 
 /// Recurses `depth` times with a 1 KiB local array per frame; returns a
@@ -269,4 +270,72 @@ fn parked_goroutines_beyond_the_initial_budget() {
         });
         assert_eq!(started, N);
     }
+}
+
+/// This process's resident memory in KiB (`VmRSS`).
+fn rss_kib() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// In a child process (RSS is process-wide): 30,000 goroutines park at once,
+/// then finish; their stacks stay pooled, and sysmon's scavenger gives their
+/// memory back within seconds (Go's scavenger does the same for its heap).
+fn burst_memory_scenario() {
+    const N: usize = 30_000;
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let before = rss_kib();
+    let peak = rt.run(|| {
+        let (tx, rx) = ferrogo::chan::<()>(0);
+        let started = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..N)
+            .map(|_| {
+                let (rx, started) = (rx.clone(), started.clone());
+                go(move || {
+                    started.fetch_add(1, Ordering::Relaxed);
+                    let _ = rx.recv();
+                })
+            })
+            .collect();
+        while started.load(Ordering::Relaxed) < N {
+            ferrogo::yield_now();
+        }
+        let peak = rss_kib();
+        tx.close();
+        for h in hs {
+            h.join().unwrap();
+        }
+        peak
+    });
+    let grown = peak.saturating_sub(before);
+    // Each parked goroutine commits at least its stack's top page.
+    assert!(
+        grown >= N * 4 * 3 / 4,
+        "only {grown} KiB for {N} parked goroutines"
+    );
+    // Half of what sat unused goes each second; allow for a loaded machine.
+    let released = support::wait_until(Duration::from_secs(20), || rss_kib() < before + grown / 4);
+    let now = rss_kib();
+    println!("rss before {before} KiB, peak {peak} KiB, after {now} KiB");
+    assert!(
+        released,
+        "RSS stayed at {now} KiB (peak {peak}, before {before})"
+    );
+    drop(rt);
+}
+
+/// After a burst of goroutines the pooled stacks' memory goes back to the OS.
+#[test]
+fn pooled_stack_memory_returns_after_a_burst() {
+    if support::child().is_some() {
+        return;
+    }
+    let out = run_child(
+        "pooled_stack_memory_returns_after_a_burst",
+        "burst_memory",
+        &[],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code(), Some(0), "{out}");
 }

@@ -6,7 +6,9 @@
 //!   call, by setting the worker's `preempt` flag;
 //! * wakes an idle worker when a busy one sits on stealable work (so unstarted
 //!   goroutines behind a hog get taken);
-//! * runs the deadlock and stack-exhaustion detector (`debug::deadlock`).
+//! * runs the deadlock and stack-exhaustion detector (`debug::deadlock`);
+//! * once a second, gives back the memory of stacks that sat unused in the
+//!   pool (`StackPool::scavenge`).
 //!
 //! When every worker sleeps it backs off to 20 ms periods.
 
@@ -25,6 +27,9 @@ const BUSY_PERIOD: Duration = Duration::from_millis(2);
 /// Period while every worker sleeps.
 const IDLE_PERIOD: Duration = Duration::from_millis(20);
 
+/// How often the stack pool is scavenged.
+const SCAVENGE_PERIOD: Duration = Duration::from_secs(1);
+
 /// The monitor loop; returns at shutdown.
 pub(crate) fn run_sysmon(shared: &'static Shared) {
     let _internal = threads::internal();
@@ -33,6 +38,7 @@ pub(crate) fn run_sysmon(shared: &'static Shared) {
     let mut last_tick = vec![0u64; n];
     let mut since = vec![Instant::now(); n];
     let mut detector = crate::debug::deadlock::Detector::default();
+    let mut scavenged = Instant::now();
     while !shared.shutdown.load(Ordering::Acquire) {
         let period = if shared.idle.all_asleep() {
             IDLE_PERIOD
@@ -56,5 +62,9 @@ pub(crate) fn run_sysmon(shared: &'static Shared) {
             }
         }
         detector.tick(shared);
+        if now.duration_since(scavenged) >= SCAVENGE_PERIOD {
+            scavenged = now;
+            shared.stacks.scavenge();
+        }
     }
 }

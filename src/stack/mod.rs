@@ -235,29 +235,57 @@ impl GStack {
     /// took 2.7 s here (each `munmap` splits the big merged mapping); sorted
     /// and coalesced it is a handful of calls.
     pub(crate) fn unmap_all(mut stacks: Vec<GStack>) {
-        stacks.sort_unstable_by_key(|s| s.limit);
-        let mut run: Option<(usize, usize)> = None;
-        let flush = |(lo, hi): (usize, usize)| {
+        GStack::for_each_run(&mut stacks, |lo, hi| {
             // SAFETY: `[lo, hi)` is the union of adjacent mappings owned by
             // the stacks being consumed here; none holds live frames (they
             // are pooled), and each is forgotten below, so none is unmapped
             // twice.
             unsafe { libc::munmap(lo as *mut libc::c_void, hi - lo) };
-        };
+        });
         for s in stacks {
+            budget::give_back();
+            std::mem::forget(s);
+        }
+    }
+
+    /// Sorts `stacks` by address and calls `f(lo, hi)` once for each run
+    /// of adjacent ones, `[lo, hi)` spanning their whole mappings, guard
+    /// pages included.
+    fn for_each_run(stacks: &mut [GStack], mut f: impl FnMut(usize, usize)) {
+        stacks.sort_unstable_by_key(|s| s.limit);
+        let mut run: Option<(usize, usize)> = None;
+        for s in stacks.iter() {
             run = match run {
                 Some((lo, hi)) if hi == s.limit => Some((lo, s.base)),
-                Some(r) => {
-                    flush(r);
+                Some((lo, hi)) => {
+                    f(lo, hi);
                     Some((s.limit, s.base))
                 }
                 None => Some((s.limit, s.base)),
             };
-            budget::give_back();
-            std::mem::forget(s);
         }
-        if let Some(r) = run {
-            flush(r);
+        if let Some((lo, hi)) = run {
+            f(lo, hi);
+        }
+    }
+
+    /// Gives the pages of pooled stacks back to the OS (`MADV_DONTNEED`:
+    /// they read as zeros again and cost no memory until touched); the
+    /// mappings and guards stay. With guard regions, which survive
+    /// `MADV_DONTNEED`, adjacent stacks are released in one call per run.
+    pub(crate) fn release_all(stacks: &mut [GStack]) {
+        let release = |lo: usize, hi: usize| {
+            // SAFETY: `[lo, hi)` lies inside mappings owned by pooled stacks
+            // (no live frames); MADV_DONTNEED on private anonymous memory
+            // only drops its contents.
+            unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED) };
+        };
+        if guard_regions() {
+            GStack::for_each_run(stacks, |lo, hi| release(lo + PAGE, hi));
+        } else {
+            for s in stacks.iter() {
+                release(s.limit + PAGE, s.base);
+            }
         }
     }
 

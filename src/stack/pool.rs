@@ -14,6 +14,15 @@
 //! behind `mmap` (see `GStack::map_slab`). A slab's stacks are mapped
 //! without guard pages; each gets its guard when first handed out.
 //!
+//! Memory goes back to the OS after a burst: the shared pool keeps *warm*
+//! stacks (their top pages committed, ready for reuse without a fault) and
+//! *cold* ones (no pages: fresh from a slab, or scavenged). Once a second
+//! sysmon calls [`StackPool::scavenge`], which releases half of the warm
+//! stacks that sat unused through the whole last period beyond a reserve of
+//! [`KEEP_WARM`], oldest first (Go's scavenger returns heap pages gradually
+//! in the same way). After a million goroutines finish, the 2.6 GB their
+//! stacks kept resident halves every second.
+//!
 //! A runtime also caps how many stacks it maps (`limit`: the process budget,
 //! or less when the builder asked for it). `owned` counts what it mapped; a
 //! stack is either in a pool or inside a started goroutine.
@@ -34,6 +43,40 @@ const SLAB_MIN: usize = 16;
 /// address space (no memory until touched) and are one kernel mapping.
 const SLAB_MAX: usize = 256;
 
+/// Warm spare stacks the scavenger never releases.
+pub(crate) const KEEP_WARM: usize = 256;
+
+/// The spare stacks of a runtime (under `StackPool::spare`'s lock).
+#[derive(Default)]
+struct Spares {
+    /// Stacks returned by goroutines, oldest first; their top pages are
+    /// committed. Taken from the back.
+    warm: Vec<GStack>,
+    /// Stacks without committed pages: never used (from a slab; unguarded)
+    /// or scavenged. Taken only when no warm one fits.
+    cold: Vec<GStack>,
+    /// The fewest warm stacks seen since the last scavenge: that many sat
+    /// unused through the whole period.
+    low: usize,
+}
+
+impl Spares {
+    fn len(&self) -> usize {
+        self.warm.len() + self.cold.len()
+    }
+
+    /// A spare of `size` usable bytes, warm ones first.
+    fn take(&mut self, size: usize) -> Option<GStack> {
+        if let Some(i) = self.warm.iter().rposition(|s| s.size() == size) {
+            let s = self.warm.swap_remove(i);
+            self.low = self.low.min(self.warm.len());
+            return Some(s);
+        }
+        let i = self.cold.iter().rposition(|s| s.size() == size)?;
+        Some(self.cold.swap_remove(i))
+    }
+}
+
 /// A runtime's shared stack pool and its mapping cap.
 pub(crate) struct StackPool {
     /// The usable size of stacks that goroutines get unless they ask otherwise.
@@ -45,7 +88,7 @@ pub(crate) struct StackPool {
     /// `spare` lock not held; read racily for the pressure heuristic only.
     owned: AtomicUsize,
     /// Spare stacks of any size, shared by all workers.
-    spare: Mutex<Vec<GStack>>,
+    spare: Mutex<Spares>,
     /// `spare.len()`, readable without the lock (a hint).
     spare_len: AtomicUsize,
     /// Stacks the next slab maps: [`SLAB_MIN`], doubling after each slab up
@@ -67,7 +110,7 @@ impl StackPool {
             default_size,
             max: limit,
             owned: AtomicUsize::new(0),
-            spare: Mutex::new(Vec::new()),
+            spare: Mutex::new(Spares::default()),
             spare_len: AtomicUsize::new(0),
             slab: AtomicUsize::new(SLAB_MIN),
         }
@@ -93,8 +136,7 @@ impl StackPool {
         }
         if self.spare_len.load(Ordering::Relaxed) > 0 {
             let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(i) = spare.iter().rposition(|s| s.size() == size) {
-                let s = spare.swap_remove(i);
+            if let Some(s) = spare.take(size) {
                 self.spare_len.store(spare.len(), Ordering::Relaxed);
                 drop(spare);
                 return self.guarded(s);
@@ -129,7 +171,7 @@ impl StackPool {
                 let first = stacks.pop();
                 if !stacks.is_empty() {
                     let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-                    spare.append(&mut stacks);
+                    spare.cold.append(&mut stacks);
                     self.spare_len.store(spare.len(), Ordering::Relaxed);
                     *published = true;
                 }
@@ -158,7 +200,8 @@ impl StackPool {
     fn evict_and_map(&self, size: usize) -> Option<GStack> {
         let victim = {
             let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-            let v = spare.pop();
+            let v = spare.cold.pop().or_else(|| spare.warm.pop());
+            spare.low = spare.low.min(spare.warm.len());
             self.spare_len.store(spare.len(), Ordering::Relaxed);
             v
         }?;
@@ -180,7 +223,7 @@ impl StackPool {
             return;
         }
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        spare.push(stack);
+        spare.warm.push(stack);
         self.spare_len.store(spare.len(), Ordering::Relaxed);
     }
 
@@ -191,8 +234,35 @@ impl StackPool {
             return;
         }
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        spare.append(&mut local.stacks);
+        spare.warm.append(&mut local.stacks);
         self.spare_len.store(spare.len(), Ordering::Relaxed);
+    }
+
+    /// Gives back the pages of warm spares that went unused for a whole
+    /// period (the time since the last call), beyond [`KEEP_WARM`]: half of
+    /// them, oldest first; they become cold. Called by sysmon about once a
+    /// second. Returns how many stacks it released.
+    pub(crate) fn scavenge(&self) -> usize {
+        let mut batch = {
+            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+            let idle = spare.low.min(spare.warm.len()).saturating_sub(KEEP_WARM);
+            let batch: Vec<GStack> = spare.warm.drain(..idle.div_ceil(2)).collect();
+            spare.low = spare.warm.len();
+            self.spare_len.store(spare.len(), Ordering::Relaxed);
+            batch
+        };
+        if batch.is_empty() {
+            return 0;
+        }
+        // Released with the lock not held (one `madvise` per run of adjacent
+        // stacks, which can take milliseconds); meanwhile the batch is in
+        // neither list, still counted in `owned`.
+        GStack::release_all(&mut batch);
+        let n = batch.len();
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        spare.cold.append(&mut batch);
+        self.spare_len.store(spare.len(), Ordering::Relaxed);
+        n
     }
 
     /// At most this many stacks may be mapped by this runtime at once: its
@@ -234,11 +304,12 @@ impl StackPool {
     /// Drops every spare stack (runtime shutdown).
     pub(crate) fn clear(&self) {
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        let all = std::mem::take(&mut *spare);
+        let Spares { mut warm, cold, .. } = std::mem::take(&mut *spare);
         self.spare_len.store(0, Ordering::Relaxed);
         drop(spare);
-        self.owned.fetch_sub(all.len(), Ordering::Relaxed);
-        GStack::unmap_all(all);
+        warm.extend(cold);
+        self.owned.fetch_sub(warm.len(), Ordering::Relaxed);
+        GStack::unmap_all(warm);
     }
 }
 
@@ -295,7 +366,7 @@ mod tests {
             "every handed-out stack has its guard"
         );
         assert!(
-            pool.spare.lock().unwrap().iter().all(|s| !s.guarded),
+            pool.spare.lock().unwrap().cold.iter().all(|s| !s.guarded),
             "never-used spares are not guarded yet"
         );
         for s in held {
@@ -339,5 +410,62 @@ mod tests {
         pool.clear();
         assert_eq!(pool.owned(), 0);
         assert!(!mapped(top), "the stack's pages are unmapped");
+    }
+
+    /// Whether the page holding `addr` is resident.
+    fn resident(addr: usize) -> bool {
+        let mut v = 0u8;
+        // SAFETY: as in `mapped`.
+        let rc = unsafe {
+            libc::mincore(
+                (addr & !(crate::stack::PAGE - 1)) as *mut libc::c_void,
+                1,
+                &mut v,
+            )
+        };
+        rc == 0 && v & 1 == 1
+    }
+
+    #[test]
+    fn scavenge_releases_half_of_what_sat_unused_beyond_the_reserve() {
+        let pool = StackPool::new(DEFAULT_STACK_SIZE, usize::MAX);
+        let mut local = LocalPool::default();
+        let mut published = false;
+        let n = KEEP_WARM + 200;
+        let held: Vec<GStack> = (0..n)
+            .map(|_| {
+                pool.get(&mut local, DEFAULT_STACK_SIZE, &mut published)
+                    .unwrap()
+            })
+            .collect();
+        let tops: Vec<usize> = held.iter().map(|s| s.base - 8).collect();
+        for &t in &tops {
+            // SAFETY: the top word of a stack we own, with no frames on it.
+            unsafe { std::ptr::write_volatile(t as *mut u64, 1) };
+        }
+        for s in held {
+            pool.put(&mut local, s);
+        }
+        pool.flush(&mut local);
+        let resident_now = || tops.iter().filter(|&&t| resident(t)).count();
+        assert_eq!(resident_now(), n);
+        // The first period started with no warm stacks: nothing sat unused.
+        assert_eq!(pool.scavenge(), 0);
+        // Through the second period all n sat unused: half of those beyond
+        // the reserve go.
+        assert_eq!(pool.scavenge(), 100);
+        assert_eq!(resident_now(), n - 100);
+        assert_eq!(pool.spare(), pool.owned(), "released stacks stay pooled");
+        // Warm stacks are handed out before cold ones.
+        let s = pool
+            .get(&mut local, DEFAULT_STACK_SIZE, &mut published)
+            .unwrap();
+        assert!(resident(s.base - 8));
+        pool.put(&mut local, s);
+        assert_eq!(pool.scavenge(), 50);
+        assert_eq!(pool.scavenge(), 25);
+        pool.flush(&mut local);
+        pool.clear();
+        assert_eq!(pool.owned(), 0);
     }
 }
