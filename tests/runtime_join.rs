@@ -344,3 +344,54 @@ fn spawn_from_thread_after_cross_thread_wake() {
         assert_eq!(r.unwrap(), 6, "round {round}");
     }
 }
+
+/// Dropping a runtime does not wait for goroutines that would never park:
+/// one yielding in a loop, one parked for good, and unstarted ones behind
+/// them are unwound or dropped, each value exactly once.
+#[test]
+fn runtime_drop_unwinds_a_goroutine_that_yields_forever() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    struct Counted;
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    for procs in [1, 2] {
+        DROPPED.store(0, Ordering::SeqCst);
+        let rt = ferrogo::Runtime::builder()
+            .max_procs(procs)
+            .build()
+            .unwrap();
+        rt.run(|| {
+            let spinning = Counted;
+            ferrogo::go(move || {
+                let _keep = spinning;
+                loop {
+                    ferrogo::yield_now();
+                }
+            });
+            let parked = Counted;
+            ferrogo::go(move || {
+                let _keep = parked;
+                ferrogo::never::<()>().recv();
+            });
+            for _ in 0..100 {
+                ferrogo::yield_now();
+            }
+            for _ in 0..10 {
+                let c = Counted;
+                ferrogo::go(move || drop(c));
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(rt);
+            tx.send(()).unwrap();
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("Runtime::drop did not return");
+        assert_eq!(DROPPED.load(Ordering::SeqCst), 12, "at {procs} workers");
+    }
+}

@@ -564,8 +564,17 @@ impl Core {
     }
 
     /// Steps 1–9: the next goroutine to run, or `None` at shutdown.
+    ///
+    /// Once the runtime is shutting down nothing is resumed or started any
+    /// more, not even queued work: a goroutine that yields in a loop (always
+    /// runnable) would otherwise keep its worker, and the `Runtime`'s drop,
+    /// from ever finishing. `shutdown` unwinds whatever is suspended.
     fn find_runnable(&self) -> Option<GRef> {
         loop {
+            if self.shared.shutdown.load(Ordering::Acquire) {
+                self.stop_spinning_found();
+                return None;
+            }
             if let Some(g) = self.local_work() {
                 self.stop_spinning_found();
                 return Some(g);
