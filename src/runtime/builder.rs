@@ -266,7 +266,9 @@ impl RuntimeBuilder {
             let s = shared;
             let t = thread::Builder::new()
                 .name(format!("ferrogo-worker-{i}"))
-                .spawn(move || worker::run_worker(s, i, deque));
+                .spawn(move || {
+                    fatal_on_panic("a worker thread", || worker::run_worker(s, i, deque))
+                });
             match t {
                 Ok(t) => rt.threads.push(t),
                 Err(e) => {
@@ -280,9 +282,20 @@ impl RuntimeBuilder {
         }
         let t = thread::Builder::new()
             .name("ferrogo-sysmon".into())
-            .spawn(move || sysmon::run_sysmon(shared))?;
+            .spawn(move || fatal_on_panic("the sysmon thread", || sysmon::run_sysmon(shared)))?;
         rt.threads.push(t);
         Ok(rt)
+    }
+}
+
+/// Runs a runtime thread's body; a panic escaping it is a runtime bug (user
+/// panics are caught at each goroutine's root), so the process aborts
+/// through the one fatal path instead of losing the thread silently (its
+/// goroutines stuck for good, a later `Runtime` drop hanging or ignoring it).
+/// The panic's own message was printed by the panic hook already.
+fn fatal_on_panic(thread: &str, body: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).is_err() {
+        crate::debug::report::fatal(&format!("{thread} panicked (a runtime bug); see above"));
     }
 }
 
