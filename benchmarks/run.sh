@@ -4,7 +4,7 @@
 #   benchmarks/run.sh [--quick] [--reps N] [--peers "go may ..."] [workload ...]
 #
 #   workloads: spawn skynet yield parked (= parked-100k parked-20k) unbuf spsc mpmc4 mpmc100
-#              select ring sieve mutex        (default: all)
+#              select ring sieve mutex sleep (= sleep-20k sleep-100k sleep-1m)   (default: all)
 #   --quick / BENCH_QUICK=1   smaller sizes, 3 repetitions (smoke test, not for the record)
 #   --reps N  / BENCH_REPS=N  repetitions per program run (median is reported; default 5)
 #   --peers / BENCH_PEERS     subset of peers (default: go ferrogo may tokio threads)
@@ -23,7 +23,7 @@ QUICK=${BENCH_QUICK:-0}
 REPS=${BENCH_REPS:-}
 PEERS=${BENCH_PEERS:-"go ferrogo may tokio threads"}
 TIMEOUT=${BENCH_TIMEOUT:-120}
-ALL="spawn skynet yield parked-100k parked-20k unbuf spsc mpmc4 mpmc100 select ring sieve mutex sleep-20k sleep-100k"
+ALL="spawn skynet yield parked-100k parked-20k unbuf spsc mpmc4 mpmc100 select ring sieve mutex sleep-20k sleep-100k sleep-1m"
 SEL=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --peers) PEERS=$2; shift ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         parked) SEL+=(parked-100k parked-20k) ;;
-    sleep) SEL+=(sleep-20k sleep-100k) ;;
+    sleep) SEL+=(sleep-20k sleep-100k sleep-1m) ;;
     *) case " $ALL " in *" $1 "*) SEL+=("$1") ;; *) echo "unknown workload: $1 (known: $ALL parked)" >&2; exit 2 ;; esac ;;
   esac
   shift
@@ -55,13 +55,14 @@ size() {
     select)      s=2000000;  [ "$p" = may ] && s=100000 ;;      # may::select! ~45 us/msg
     ring)        s=10000000; [ "$p" = may ] && s=2000000; [ "$p" = threads ] && s=100000 ;;
     sieve)       s=5000;     [ "$p" = threads ] && s=1000 ;;    # ms total: only same-n compares
-        mutex)       s=10000000; [ "$p" = may ] && s=1000000 ;;     # 1000 x 10k (may: 1000 x 1k)
+    mutex)       s=10000000; [ "$p" = may ] && s=1000000 ;;     # 1000 x 10k (may: 1000 x 1k)
     sleep-20k)   s=20000;  case "$p" in may|threads) s=skip ;; esac ;;   # wall ms + peak RSS (extra)
     sleep-100k)  s=100000; case "$p" in may|threads) s=skip ;; esac ;;
+    sleep-1m)    s=1000000; case "$p" in may|threads) s=skip ;; esac ;;
   esac
   if [ "$QUICK" = 1 ] && [ "$s" != skip ]; then
     case "$w" in
-            parked-100k|sleep-100k) s=skip ;;
+      parked-100k|sleep-100k|sleep-1m) s=skip ;;
       parked-20k|sleep-20k)  ;;
       skynet)      s=$((s / 10)) ;;          # must stay a power of 10
       sieve)       s=$((s / 5)) ;;
