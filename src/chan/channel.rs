@@ -253,3 +253,17 @@ impl<T> Chan<T> {
         dispatch!(self, f => f.unregister(which, cx, case))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Flavor, Locked};
+    use std::mem::size_of;
+
+    /// `Locked::rendezvous` lends its niche to the flavor tag, so dispatching
+    /// reads the hand-off's cache line, not one of its own (`locked.rs`,
+    /// "Layout").
+    #[test]
+    fn flavor_tag_in_locked_niche() {
+        assert_eq!(size_of::<Flavor<u64>>(), size_of::<Locked<u64>>());
+    }
+}

@@ -35,6 +35,19 @@
 //!    entry found in a queue always points at live memory.
 //! 4. Entries whose context is no longer `WAITING` are stale: counterparts
 //!    drop them when they meet them; the owner removes the rest.
+//! 5. A *single-operation* context ([`Context::new`]: a plain `send`/`recv`,
+//!    not a select) sits in one queue of one channel. It is claimed only under
+//!    that queue's lock, and its owner never aborts it by CAS: on timeout or
+//!    unwinding it removes its entry under the same lock, after checking that
+//!    it is still `WAITING`. So every transition of its state happens under
+//!    that one lock, and [`Context::try_claim`] needs no CAS for it: a load
+//!    (`WAITING`?) decides, and the state goes straight from `WAITING` to
+//!    `COMPLETE(0)` in [`Context::complete`]. That saves a locked instruction
+//!    per hand-off; in a long pipeline (the prime sieve) this first touch of
+//!    the blocked partner's stack is a cache miss, which a locked RMW stalls
+//!    on and a load does not. A select's context ([`Context::new_select`]) can
+//!    be claimed under several channels' locks at once and aborted by its
+//!    owner, so its claim stays a CAS.
 //!
 //! The `Release` store of `COMPLETE(i)` pairs with the owner's `Acquire` load
 //! in [`Context::completed`]: the value written through `slot` is visible to
@@ -75,18 +88,35 @@ pub struct Context {
     /// Who to wake after completing (not owned: the owner stays blocked while
     /// the context is reachable). Read-only after construction.
     waiter: WaiterRef,
+    /// A single operation's context (invariant 5): claimed without a CAS.
+    /// Read-only after construction.
+    single: bool,
 }
 
 impl Context {
-    /// A fresh context for the calling goroutine or thread.
+    /// A fresh context for a single blocking operation (not a select) of the
+    /// calling goroutine or thread; its owner never calls
+    /// [`Context::try_abort`] (invariant 5).
+    #[inline]
     pub(crate) fn new() -> Context {
         Context {
             state: AtomicUsize::new(WAITING),
             waiter: WaiterRef::current(),
+            single: true,
+        }
+    }
+
+    /// A fresh context for a select of the calling goroutine or thread.
+    pub(crate) fn new_select() -> Context {
+        Context {
+            state: AtomicUsize::new(WAITING),
+            waiter: WaiterRef::current(),
+            single: false,
         }
     }
 
     /// True while no one has claimed or aborted the context.
+    #[inline]
     pub(crate) fn is_waiting(&self) -> bool {
         self.state.load(Ordering::Acquire) == WAITING
     }
@@ -95,16 +125,29 @@ impl Context {
     /// (or `try_abort` does). Precondition: the caller holds the lock of the
     /// channel whose queue holds the entry for `case`.
     #[must_use]
+    #[inline]
     pub(crate) fn try_claim(&self, case: usize) -> bool {
+        if self.single {
+            // Invariant 5: only holders of the lock we hold change this
+            // state, so a load decides, and it stays WAITING until our
+            // `complete`. Acquire like the CAS it replaces (free on x86).
+            return self.state.load(Ordering::Acquire) == WAITING;
+        }
         // AcqRel: serialises with the other claimers and with `try_abort`.
         self.state
             .compare_exchange(WAITING, claimed(case), Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
 
-    /// The owner gives up waiting. `Err(())` means a counterpart claimed the
-    /// context first: the owner must wait for [`Context::completed`].
+    /// The owner of a select gives up waiting. `Err(())` means a counterpart
+    /// claimed the context first: the owner must wait for
+    /// [`Context::completed`]. Never called on a single operation's context
+    /// (invariant 5).
     pub(crate) fn try_abort(&self) -> Result<(), ()> {
+        debug_assert!(
+            !self.single,
+            "ferrogo: try_abort on a single-operation context"
+        );
         self.state
             .compare_exchange(WAITING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
             .map(|_| ())
@@ -112,6 +155,7 @@ impl Context {
     }
 
     /// `Some(case)` once a counterpart completed the owner's operation on `case`.
+    #[inline]
     pub(crate) fn completed(&self) -> Option<usize> {
         // Acquire: pairs with the Release store in `complete`, so the value the
         // counterpart moved through the slot is visible.
@@ -128,6 +172,7 @@ impl Context {
     /// [`Context::try_claim`], and the caller still holds the lock under which
     /// it claimed. After this call `cx` may dangle: the owner can return as
     /// soon as it observes the new state.
+    #[inline]
     pub(crate) unsafe fn complete(cx: *const Context, case: usize) -> Waiter {
         // SAFETY: the caller guarantees `cx` is live until the store below;
         // the owner cannot leave before seeing COMPLETE (invariant 3 and the
@@ -185,4 +230,19 @@ pub(crate) struct Entry<T> {
     pub(crate) slot: *mut Option<T>,
     /// The case index inside the owner's select (0 for a plain operation).
     pub(crate) case: usize,
+}
+
+impl<T> Entry<T> {
+    /// The placeholder of an empty inline queue slot: no context (null `cx`).
+    pub(crate) const VACANT: Entry<T> = Entry {
+        cx: std::ptr::null(),
+        slot: std::ptr::null_mut(),
+        case: 0,
+    };
+
+    /// True for [`Entry::VACANT`].
+    #[inline]
+    pub(crate) fn is_vacant(&self) -> bool {
+        self.cx.is_null()
+    }
 }

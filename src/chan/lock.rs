@@ -32,6 +32,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_utils::Backoff;
 
 /// A test-and-test-and-set spin lock owning the data it protects.
+///
+/// `repr(C)`, lock word first: the data's leading fields share its cache
+/// line (the locked flavor keeps its hot fields there, see `locked.rs`).
+#[repr(C)]
 pub(crate) struct SpinLock<T> {
     /// True while a guard exists. Acquired with `Acquire`, released with
     /// `Release` by the guard's drop (the pair that publishes `value`).

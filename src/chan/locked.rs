@@ -14,11 +14,12 @@
 //!
 //! Invariants (under the lock):
 //! 1. `buf.len() <= cap`.
-//! 2. If `recvq` holds a `WAITING` entry then `buf` is empty; if `sendq` holds a
+//! 2. If the receive queue holds a `WAITING` entry then `buf` is empty; if the
+//!    send queue holds a
 //!    `WAITING` entry then `buf.len() == cap` (a waiting counterpart is always
 //!    served before the buffer).
 //! 3. Once `closed`, no entry is added to either queue and both are empty;
-//!    once `rx_gone`, `sendq` stays empty. Both flags never go back to false.
+//!    once `rx_gone`, the send queue stays empty. Both flags never go back to false.
 //! 4. No `T` is dropped and no waiter is woken while the lock is held: values
 //!    travel out of the critical section and wakes are returned to the caller
 //!    (`Option<Waiter>`) to run after unlocking.
@@ -34,6 +35,30 @@
 //!
 //! A zero-sized `T` costs no buffer memory because `VecDeque` of a ZST never
 //! allocates.
+//!
+//! ## Layout: one cache line per rendezvous hand-off
+//!
+//! In a long pipeline (the prime sieve: thousands of goroutines joined by
+//! rendezvous channels) each hand-off touches channels and stacks last used
+//! a whole pass ago, so it pays a cache miss per line it touches. The state
+//! a rendezvous needs therefore sits in the first 64 bytes of a 64-aligned
+//! `Locked`, and each queue keeps its oldest entry inline:
+//!
+//! ```text
+//!  0       8       16          24                 48                 72
+//!  │rendez-│lock   │closed,     │recv_head (Entry) │send_head (Entry) │ recv_rest, send_rest,
+//!  │vous   │word   │rx_gone,    │                  │        (to 72)   │ buf (VecDeque) .. cap,
+//!  │       │       │*_more      │                  │                  │ closed mirror
+//!  └─ first cache line: a send to a waiting receiver and a receiver ──┘
+//!     registering touch nothing else of the channel
+//! ```
+//!
+//! `rendezvous` (cap == 0) is read without the lock and lets rendezvous
+//! operations skip the buffer; it is also the niche that holds `Chan`'s
+//! flavor tag, so dispatching reads that line too. The queue heads remove the
+//! `VecDeque` heap buffer (one more line, in another allocation) from the
+//! common case of at most one blocked operation per direction. Measured in
+//! the commit that introduced it (BENCHMARKS.md).
 use std::collections::VecDeque;
 use std::mem;
 use std::ptr;
@@ -49,22 +74,99 @@ use crate::runtime::park::{WaitReason, Waiter};
 /// demand (once per high-water mark, never per operation in steady state).
 const PREALLOC_BYTES: usize = 1 << 20;
 
-/// State guarded by the channel lock.
+/// State guarded by the channel lock. `repr(C)`: the fields up to
+/// `send_head` share the lock's cache line (module docs, "Layout").
+///
+/// Each wait queue is FIFO: its `*_head` (the oldest entry, or
+/// [`Entry::VACANT`]), then `*_rest`. A vacant head means an empty queue
+/// (`*_rest` is empty too), and `*_more == !*_rest.is_empty()`.
+#[repr(C)]
 struct State<T> {
-    /// Buffered values, oldest first; `len() <= cap` (invariant 1).
-    buf: VecDeque<T>,
     /// `close` was called or the last sender dropped.
     closed: bool,
     /// The last receiver dropped: sends fail from now on.
     rx_gone: bool,
-    /// Blocked senders, oldest first; each slot holds `Some(value)`.
-    sendq: VecDeque<Entry<T>>,
-    /// Blocked receivers, oldest first; each slot holds `None`.
-    recvq: VecDeque<Entry<T>>,
+    /// `recv_rest` holds entries.
+    recv_more: bool,
+    /// `send_rest` holds entries.
+    send_more: bool,
+    /// The oldest blocked receiver (its slot holds `None`), or vacant.
+    recv_head: Entry<T>,
+    /// The oldest blocked sender (its slot holds `Some(value)`), or vacant.
+    send_head: Entry<T>,
+    /// Blocked receivers after `recv_head`, oldest first.
+    recv_rest: VecDeque<Entry<T>>,
+    /// Blocked senders after `send_head`, oldest first.
+    send_rest: VecDeque<Entry<T>>,
+    /// Buffered values, oldest first; `len() <= cap` (invariant 1).
+    /// Never touched by a rendezvous channel's operations.
+    buf: VecDeque<T>,
 }
 
-/// The locked flavor of one channel.
+/// One wait queue of a [`State`], borrowed: its inline head, the flag and
+/// the overflow list (see [`State`] for how they make one FIFO).
+struct WaitQueue<'a, T> {
+    /// The oldest entry, or vacant when the queue is empty.
+    head: &'a mut Entry<T>,
+    /// True while `rest` holds entries.
+    more: &'a mut bool,
+    /// The entries after `head`, oldest first.
+    rest: &'a mut VecDeque<Entry<T>>,
+}
+
+impl<T> WaitQueue<'_, T> {
+    #[inline]
+    fn push_back(&mut self, e: Entry<T>) {
+        if self.head.is_vacant() {
+            *self.head = e;
+        } else {
+            self.rest.push_back(e);
+            *self.more = true;
+        }
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<Entry<T>> {
+        if self.head.is_vacant() {
+            return None;
+        }
+        let next = if *self.more {
+            let next = self.rest.pop_front();
+            *self.more = !self.rest.is_empty();
+            next.unwrap_or(Entry::VACANT)
+        } else {
+            Entry::VACANT
+        };
+        Some(mem::replace(self.head, next))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Entry<T>> {
+        let head = (!self.head.is_vacant()).then_some(&*self.head);
+        head.into_iter().chain(self.rest.iter())
+    }
+
+    /// Removes the entry of (`cx`, `case`), if there.
+    fn remove(&mut self, cx: *const Context, case: usize) {
+        if ptr::eq(self.head.cx, cx) && self.head.case == case {
+            self.pop_front();
+        } else if let Some(pos) = self
+            .rest
+            .iter()
+            .position(|e| ptr::eq(e.cx, cx) && e.case == case)
+        {
+            self.rest.remove(pos);
+            *self.more = !self.rest.is_empty();
+        }
+    }
+}
+
+/// The locked flavor of one channel. `repr(C)` and 64-aligned: the fields up
+/// to the queue heads fill its first cache line (module docs, "Layout").
+#[repr(C, align(64))]
 pub(crate) struct Locked<T> {
+    /// `cap == 0`: operations never look at the buffer. Immutable; read
+    /// without the lock. Its niche holds `Chan`'s flavor tag.
+    rendezvous: bool,
     /// Buffer, flags and queues (see [`State`]).
     state: SpinLock<State<T>>,
     /// Buffer capacity; 0 for a rendezvous channel. Immutable.
@@ -83,7 +185,8 @@ unsafe impl<T: Send> Sync for Locked<T> {}
 
 /// Pops entries until one can be claimed; stale entries are dropped (context
 /// invariant 4). Precondition: the caller holds the lock owning `q`.
-fn pop_claim<T>(q: &mut VecDeque<Entry<T>>) -> Option<Entry<T>> {
+#[inline]
+fn pop_claim<T>(q: &mut WaitQueue<'_, T>) -> Option<Entry<T>> {
     while let Some(e) = q.pop_front() {
         // SAFETY: a queued entry's context is live (context invariant 3) and we
         // hold the lock of the queue that held it (invariant 1).
@@ -96,7 +199,7 @@ fn pop_claim<T>(q: &mut VecDeque<Entry<T>>) -> Option<Entry<T>> {
 
 /// True if `q` holds a still-waiting entry of a context other than `cx`
 /// (a select must not match its own opposite case). Precondition: lock held.
-fn has_counterpart<T>(q: &VecDeque<Entry<T>>, cx: *const Context) -> bool {
+fn has_counterpart<T>(q: &WaitQueue<'_, T>, cx: *const Context) -> bool {
     q.iter().any(|e| {
         // SAFETY: as in `pop_claim`: queued, so live, and the lock is held.
         !ptr::eq(e.cx, cx) && unsafe { &*e.cx }.is_waiting()
@@ -105,7 +208,7 @@ fn has_counterpart<T>(q: &VecDeque<Entry<T>>, cx: *const Context) -> bool {
 
 /// Claims every waiting entry of `q` and completes it without moving a value:
 /// receivers see `None`, senders keep their value (their send failed).
-fn fail_all<T>(q: &mut VecDeque<Entry<T>>, wake: &mut Vec<Waiter>) {
+fn fail_all<T>(q: &mut WaitQueue<'_, T>, wake: &mut Vec<Waiter>) {
     while let Some(e) = pop_claim(q) {
         // SAFETY: `pop_claim` claimed `e.cx` under the lock we still hold.
         wake.push(unsafe { Context::complete(e.cx, e.case) });
@@ -113,26 +216,34 @@ fn fail_all<T>(q: &mut VecDeque<Entry<T>>, wake: &mut Vec<Waiter>) {
 }
 
 impl<T> State<T> {
-    fn queue(&mut self, which: Queue) -> &mut VecDeque<Entry<T>> {
+    #[inline]
+    fn queue(&mut self, which: Queue) -> WaitQueue<'_, T> {
         match which {
-            Queue::Send => &mut self.sendq,
-            Queue::Recv => &mut self.recvq,
+            Queue::Send => WaitQueue {
+                head: &mut self.send_head,
+                more: &mut self.send_more,
+                rest: &mut self.send_rest,
+            },
+            Queue::Recv => WaitQueue {
+                head: &mut self.recv_head,
+                more: &mut self.recv_more,
+                rest: &mut self.recv_rest,
+            },
         }
     }
 
     /// Removes the entry of (`cx`, `case`) from `which`, if still there.
     fn remove(&mut self, which: Queue, cx: *const Context, case: usize) {
-        let q = self.queue(which);
-        if let Some(pos) = q.iter().position(|e| ptr::eq(e.cx, cx) && e.case == case) {
-            q.remove(pos);
-        }
+        self.queue(which).remove(cx, case);
     }
 
+    /// `cap` is 0 for a rendezvous channel (the buffer is never touched).
+    #[inline]
     fn try_send(&mut self, value: T, cap: usize) -> TrySend<T> {
         if self.closed || self.rx_gone {
             return TrySend::Closed(value);
         }
-        if let Some(e) = pop_claim(&mut self.recvq) {
+        if let Some(e) = pop_claim(&mut self.queue(Queue::Recv)) {
             // SAFETY: we claimed `e.cx`, so we alone may write its slot, which
             // is live (context invariants 2, 3); the slot holds `None`, so
             // overwriting without dropping loses nothing.
@@ -140,20 +251,23 @@ impl<T> State<T> {
             // SAFETY: claimed above, lock still held.
             return TrySend::Sent(Some(unsafe { Context::complete(e.cx, e.case) }));
         }
-        if self.buf.len() < cap {
+        if cap > 0 && self.buf.len() < cap {
             self.buf.push_back(value);
             return TrySend::Sent(None);
         }
         TrySend::Full(value)
     }
 
-    fn try_recv(&mut self) -> TryRecv<T> {
-        if let Some(value) = self.buf.pop_front() {
+    /// `buffered` is false for a rendezvous channel (the buffer is never
+    /// touched).
+    #[inline]
+    fn try_recv(&mut self, buffered: bool) -> TryRecv<T> {
+        if let Some(value) = buffered.then(|| self.buf.pop_front()).flatten() {
             // A slot opened: move the oldest blocked sender's value in behind
             // (keeps FIFO order and invariant 2).
             let mut woken = None;
-            if !self.sendq.is_empty() {
-                if let Some(e) = pop_claim(&mut self.sendq) {
+            if !self.send_head.is_vacant() {
+                if let Some(e) = pop_claim(&mut self.queue(Queue::Send)) {
                     // SAFETY: claimed, live, lock held (context invariants 2, 3).
                     let v = unsafe { (*e.slot).take() };
                     self.buf
@@ -164,7 +278,7 @@ impl<T> State<T> {
             }
             return TryRecv::Got(value, woken);
         }
-        if let Some(e) = pop_claim(&mut self.sendq) {
+        if let Some(e) = pop_claim(&mut self.queue(Queue::Send)) {
             // SAFETY: claimed, live, lock held (context invariants 2, 3).
             let v = unsafe { (*e.slot).take() };
             // SAFETY: claimed above, lock still held.
@@ -188,12 +302,17 @@ impl<T> Locked<T> {
             .checked_div(size)
             .map_or(0, |max| cap.min(max));
         Locked {
+            rendezvous: cap == 0,
             state: SpinLock::new(State {
-                buf: VecDeque::with_capacity(prealloc),
                 closed: false,
                 rx_gone: false,
-                sendq: VecDeque::new(),
-                recvq: VecDeque::new(),
+                recv_more: false,
+                send_more: false,
+                recv_head: Entry::VACANT,
+                send_head: Entry::VACANT,
+                recv_rest: VecDeque::new(),
+                send_rest: VecDeque::new(),
+                buf: VecDeque::with_capacity(prealloc),
             }),
             cap,
             closed: AtomicBool::new(false),
@@ -216,10 +335,17 @@ impl<T> Locked<T> {
         st.closed || st.rx_gone
     }
 
+    /// The capacity `State::try_send` works with: 0 for a rendezvous
+    /// channel without reading `cap` (which sits in another cache line).
+    #[inline]
+    fn send_cap(&self) -> usize {
+        if self.rendezvous { 0 } else { self.cap }
+    }
+
     /// Non-blocking send.
     pub(crate) fn try_send(&self, value: T) -> TrySend<T> {
         let mut st = self.state.lock();
-        match st.try_send(value, self.cap) {
+        match st.try_send(value, self.send_cap()) {
             TrySend::Sent(w) => {
                 drop(st);
                 wake(w);
@@ -232,7 +358,7 @@ impl<T> Locked<T> {
     /// Non-blocking receive.
     pub(crate) fn try_recv(&self) -> TryRecv<T> {
         let mut st = self.state.lock();
-        match st.try_recv() {
+        match st.try_recv(!self.rendezvous) {
             TryRecv::Got(v, w) => {
                 drop(st);
                 wake(w);
@@ -249,7 +375,7 @@ impl<T> Locked<T> {
         let mut spins = 0;
         let mut st = loop {
             let mut st = self.state.lock();
-            value = match st.try_send(value, self.cap) {
+            value = match st.try_send(value, self.send_cap()) {
                 TrySend::Sent(w) => {
                     drop(st);
                     wake(w);
@@ -258,7 +384,7 @@ impl<T> Locked<T> {
                 TrySend::Closed(v) => return Err((v, false)),
                 TrySend::Full(v) => v,
             };
-            if self.cap == 0 || spins >= SPIN_ROUNDS {
+            if self.rendezvous || spins >= SPIN_ROUNDS {
                 break st;
             }
             drop(st);
@@ -269,7 +395,7 @@ impl<T> Locked<T> {
         }
         let cx = Context::new();
         let mut slot = Some(value);
-        st.sendq.push_back(Entry {
+        st.queue(Queue::Send).push_back(Entry {
             cx: &cx,
             slot: &raw mut slot,
             case: 0,
@@ -289,7 +415,7 @@ impl<T> Locked<T> {
         let mut spins = 0;
         let mut st = loop {
             let mut st = self.state.lock();
-            match st.try_recv() {
+            match st.try_recv(!self.rendezvous) {
                 TryRecv::Got(v, w) => {
                     drop(st);
                     wake(w);
@@ -298,7 +424,7 @@ impl<T> Locked<T> {
                 TryRecv::Closed => return Err(false),
                 TryRecv::Empty => {}
             }
-            if self.cap == 0 || spins >= SPIN_ROUNDS {
+            if self.rendezvous || spins >= SPIN_ROUNDS {
                 break st;
             }
             drop(st);
@@ -309,7 +435,7 @@ impl<T> Locked<T> {
         }
         let cx = Context::new();
         let mut slot: Option<T> = None;
-        st.recvq.push_back(Entry {
+        st.queue(Queue::Recv).push_back(Entry {
             cx: &cx,
             slot: &raw mut slot,
             case: 0,
@@ -366,8 +492,8 @@ impl<T> Locked<T> {
             st.closed = true;
             // Pairs with the Acquire in `is_closed`.
             self.closed.store(true, Ordering::Release);
-            fail_all(&mut st.recvq, &mut wake_list);
-            fail_all(&mut st.sendq, &mut wake_list);
+            fail_all(&mut st.queue(Queue::Recv), &mut wake_list);
+            fail_all(&mut st.queue(Queue::Send), &mut wake_list);
             // Stale entries left behind belong to owners that will remove them.
         }
         for w in wake_list {
@@ -381,7 +507,7 @@ impl<T> Locked<T> {
         {
             let mut st = self.state.lock();
             st.rx_gone = true;
-            fail_all(&mut st.sendq, &mut wake_list);
+            fail_all(&mut st.queue(Queue::Send), &mut wake_list);
         }
         for w in wake_list {
             w.wake();
@@ -406,9 +532,14 @@ impl<T> Locked<T> {
     ) -> bool {
         let mut st = self.state.lock();
         let ready = match which {
-            Queue::Recv => !st.buf.is_empty() || st.closed || has_counterpart(&st.sendq, cx),
+            Queue::Recv => {
+                !st.buf.is_empty() || st.closed || has_counterpart(&st.queue(Queue::Send), cx)
+            }
             Queue::Send => {
-                st.closed || st.rx_gone || st.buf.len() < self.cap || has_counterpart(&st.recvq, cx)
+                st.closed
+                    || st.rx_gone
+                    || st.buf.len() < self.cap
+                    || has_counterpart(&st.queue(Queue::Recv), cx)
             }
         };
         if !ready {
@@ -439,5 +570,24 @@ struct Unregister<'a, T> {
 impl<T> Drop for Unregister<'_, T> {
     fn drop(&mut self) {
         self.chan.unregister(self.which, self.cx, self.case);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Locked, State};
+    use std::mem::{align_of, offset_of, size_of};
+
+    /// The module docs' layout: what a rendezvous hand-off touches of the
+    /// channel is in the first cache line of `Locked`.
+    #[test]
+    fn rendezvous_state_in_first_cache_line() {
+        assert_eq!(align_of::<Locked<u64>>(), 64);
+        assert_eq!(offset_of!(Locked<u64>, rendezvous), 0);
+        // The lock word is the spin lock's first field (`repr(C)`), the state
+        // follows at the next 8-byte boundary.
+        let state = offset_of!(Locked<u64>, state) + 8;
+        assert!(state + offset_of!(State<u64>, recv_head) + size_of::<super::Entry<u64>>() <= 64);
+        assert!(state + offset_of!(State<u64>, send_head) < 64);
     }
 }

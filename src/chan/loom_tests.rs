@@ -283,3 +283,40 @@ fn loom_select_send_vs_receiver_and_close() {
         ledger.check_all_dropped();
     });
 }
+
+/// Two receivers queue on one rendezvous channel: a plain `recv` (a
+/// single-operation context, claimed without a CAS) and a select (claimed by
+/// CAS), so one sits in the queue's inline head and the other behind it. One
+/// value is sent, then the channel closes: exactly one receiver gets it, the
+/// other sees the close, whichever queued first and however the pop, the
+/// refill of the head and the close interleave.
+#[test]
+fn loom_plain_and_select_receivers_share_a_queue() {
+    model(|| {
+        let mut ledger = Ledger::new();
+        let (tx, rx) = chan::<Val>(0);
+        let v = ledger.val(5);
+        let rx2 = rx.clone();
+        let plain = thread::spawn(move || rx2.recv().map(|v| v.id));
+        let rx3 = rx.clone();
+        let select = thread::spawn(move || {
+            let mut sel = Select::new_biased();
+            let a = sel.recv(&rx3);
+            let op = sel.select();
+            assert_eq!(op.index(), a);
+            op.recv(&rx3).map(|v| v.id)
+        });
+        let sent = tx.send(v).map_err(|e| e.0.id);
+        drop(tx);
+        let got = sorted(
+            [plain.join().unwrap(), select.join().unwrap()]
+                .into_iter()
+                .flatten()
+                .collect(),
+        );
+        assert_eq!(sent, Ok(()));
+        assert_eq!(got, [5]);
+        drop(rx);
+        ledger.check_all_dropped();
+    });
+}

@@ -412,7 +412,7 @@ where
             Timeout::Never => None,
         };
         // 4. Register on every case, then park once.
-        let cx = Context::new();
+        let cx = Context::new_select();
         let mut round = Round {
             cases: &mut *cases,
             order,
