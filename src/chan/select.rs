@@ -18,7 +18,7 @@
 //!    A closed channel's receive is always ready (it yields `None`); a send on
 //!    a closed channel is ready too (it fails, handing the value back).
 //! 3. Nothing ready: `default` (or an expired `after`) wins.
-//! 4. Block: make one [`Context`] on the stack and register it on every case,
+//! 4. Block: make one `Context` on the stack and register it on every case,
 //!    in order. Registration re-checks readiness under that channel's lock;
 //!    if a case turned ready in between, the owner aborts its context,
 //!    unregisters and goes back to 2 (a counterpart that claimed the context

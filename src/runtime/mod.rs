@@ -8,10 +8,11 @@
 //! | `park.rs` | park/ready: the one blocking primitive, `WaitReason` |
 //! | `threads.rs` | plain OS threads as waiters; thread accounting |
 //! | `scheduler.rs` | shared scheduler state, placement of goroutines |
-//! | `worker.rs` | a worker thread: pick order, stealing, sleeping, running |
+//! | `worker.rs` | a worker thread: its `Core`, running goroutines, shutdown |
+//! | `worker/find.rs` | how a worker finds work: pick order, stealing, spinning, sleeping |
 //! | `idle.rs` | the idle/spinning protocol (loom-checked) |
 //! | `timer.rs` | per-worker timer heap for `park_until` |
-//! | `sysmon.rs` | the monitor thread: preemption requests, deadlock checks |
+//! | `sysmon.rs` | the monitor thread: preemption requests, deadlock checks, stack scavenging |
 //! | `join.rs` | `JoinHandle` and its result slot |
 //! | `blocking.rs` | `blocking(f)` and its thread pool |
 //! | `builder.rs` | `Runtime`, `RuntimeBuilder`, `Builder`, `go`, `run` |

@@ -41,7 +41,7 @@
 //!    goroutine last run elsewhere makes itself its `home`.
 //!
 //! So started goroutines sit in the same stealable queues as unstarted ones
-//! and the stealing rules (`worker.rs`) apply to both. Pinned goroutines
+//! and the stealing rules (`worker/find.rs`) apply to both. Pinned goroutines
 //! (suspended while unwinding a panic) keep the default placement. What
 //! depends on a home worker copes with a moving one: stacks return to the
 //! pool of the worker where the goroutine finishes (`Remote::stacks_in_use`
@@ -51,7 +51,7 @@
 //! each goroutine on the worker it last ran on once every worker has stopped
 //! running goroutines (`Core::shutdown`).
 //!
-//! The worker's pick order and the stealing rules are in `worker.rs`; the
+//! The worker's pick order and the stealing rules are in `worker/find.rs`; the
 //! sleep/wake protocol in `idle.rs`.
 
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
