@@ -6,7 +6,9 @@
 //!   call, by setting the worker's `preempt` flag;
 //! * wakes an idle worker when a busy one sits on stealable work (so unstarted
 //!   goroutines behind a hog get taken);
-//! * runs the deadlock and stack-exhaustion detector (`debug::deadlock`).
+//! * runs the deadlock and stack-exhaustion detector (`debug::deadlock`);
+//! * gives back goroutine-record memory pooled and unused for a while
+//!   (`gcache::maybe_trim`, at most once a second process-wide).
 //!
 //! When every worker sleeps it backs off to 20 ms periods.
 
@@ -56,5 +58,6 @@ pub(crate) fn run_sysmon(shared: &'static Shared) {
             }
         }
         detector.tick(shared);
+        super::gcache::maybe_trim(now);
     }
 }
