@@ -33,15 +33,19 @@
 //! `refs` counts the `GRef`s and the `JoinHandle` (the handle holds a
 //! `GRef`). A record starts with two: the run queue's and the handle's. The
 //! `GRef` that brings the count to zero drops the record in place (its `G`,
-//! its packet with any result nobody took, its body if it never ran) and
-//! gives the block back to [`gcache`](super::gcache). The counting is
-//! `Arc`'s: increments relaxed, decrements release, an acquire fence before
-//! the drop (it pairs with every other holder's release decrement, so their
-//! uses of the record happen before it is dropped).
+//! its packet, its body if it never ran) and gives the block back to
+//! [`gcache`](super::gcache). The counting is `Arc`'s: increments relaxed,
+//! decrements release, an acquire fence before the drop (it pairs with every
+//! other holder's release decrement, so their uses of the record happen
+//! before it is dropped).
 //!
-//! A panic while dropping the typed part (a result's or a closure's `Drop`)
-//! still frees the block (the drop glue finishes the other fields, then a
-//! guard frees), and propagates to whoever dropped the last reference.
+//! Who drops the user's values: the body is consumed by its call; a result
+//! is taken by `join`, or dropped by the handle's `drop` if the goroutine
+//! finished first, or by the goroutine itself (inside `catch_unwind`) if the
+//! handle was gone (`join.rs`). So the last reference, which may be the
+//! worker's, drops user code only for a body that never ran (shutdown). A
+//! panic there still frees the block (the drop glue finishes the other
+//! fields, then a guard frees) and propagates to the dropper.
 //!
 //! # Why not `Arc<GBox<dyn Tail>>` (the previous design)
 //!
