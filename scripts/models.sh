@@ -34,8 +34,8 @@ loom() {
 }
 
 miri() {
-  echo "== miri on the pure data structures (timer heap, spin lock, channel ring buffer, overflow line)"
-  cargo +nightly miri test --lib -- timer::tests chan::lock chan::ring stack::overflow::tests
+  echo "== miri on the pure data structures (timer heap, spin lock, channel ring buffer, overflow line, record cache)"
+  cargo +nightly miri test --lib -- timer::tests chan::lock chan::ring stack::overflow::tests runtime::gcache
 }
 
 stress() {

@@ -9,8 +9,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::thread;
 
-use super::g::{G, GBox, GRef, Goroutine};
-use super::join::{JoinHandle, Task};
+use super::g::G;
+use super::join::JoinHandle;
+use super::record;
 use super::scheduler::{LIVE_RUNTIMES, Shared};
 use super::{sysmon, worker};
 use crate::stack::pool::StackPool;
@@ -473,8 +474,8 @@ fn current_or_global() -> &'static Shared {
     worker::current_shared().unwrap_or_else(|| global().shared)
 }
 
-/// Spawns `f` as a goroutine of `shared`: one allocation holding the
-/// goroutine record, its body and its result slot.
+/// Spawns `f` as a goroutine of `shared`: one record (`record.rs`) holding
+/// the goroutine, its body and its result slot.
 pub(crate) fn spawn_in<F, T>(
     shared: &'static Shared,
     name: Option<Arc<str>>,
@@ -487,13 +488,9 @@ where
 {
     worker::checkpoint();
     let id = worker::next_goid();
-    let identity = Goroutine::new(id, name.clone());
-    let task = Arc::new(GBox {
-        g: G::new(id, name, stack_size, shared),
-        tail: Task::new(f),
-    });
-    let handle = JoinHandle::new(task.clone(), identity);
-    let g = GRef(task);
+    let (g, for_handle) = record::new(G::new(id, name, stack_size, shared), f);
+    // SAFETY: `record::new::<F, T>` made the record: its result type is `T`.
+    let handle = unsafe { JoinHandle::new(for_handle) };
     if let Err(g) = worker::try_spawn_local(g) {
         shared.inject(g);
     }

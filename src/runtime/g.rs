@@ -50,42 +50,8 @@ use super::park::WaitReason;
 use super::scheduler::Shared;
 use crate::stack::GStack;
 
-/// A goroutine's single allocation: the record `g` followed by its typed
-/// tail (the body until it starts, and the result slot its `JoinHandle`
-/// reads). One `Arc` per goroutine: spawning allocates once.
-pub(crate) struct GBox<E: ?Sized> {
-    /// The type-independent record.
-    pub(crate) g: G,
-    /// The typed part (`builder::Task<F, T>`).
-    pub(crate) tail: E,
-}
-
-/// The type-erased behaviour of a goroutine's tail.
-pub(crate) trait Tail: Send + Sync {
-    /// Runs the goroutine's body to completion, storing its outcome.
-    /// Called once, on the goroutine's own stack.
-    fn run(&self, g: &G);
-}
-
-/// Shared reference to a goroutine.
-#[derive(Clone)]
-pub(crate) struct GRef(pub(crate) Arc<GBox<dyn Tail>>);
-
-impl std::ops::Deref for GRef {
-    type Target = G;
-    #[inline]
-    fn deref(&self) -> &G {
-        &self.0.g
-    }
-}
-
-impl GRef {
-    /// The record's address (stable while any reference lives).
-    #[inline]
-    pub(crate) fn as_ptr(this: &GRef) -> *const G {
-        &this.0.g
-    }
-}
+/// Counted references to goroutine records live in `record.rs`.
+pub(crate) use super::record::GRef;
 
 /// Why a goroutine hands control back to its worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,10 +84,10 @@ const UNREGISTERED: (u32, u32) = (u32::MAX, u32::MAX);
 
 /// A goroutine record. See the module comment for who may touch what.
 pub(crate) struct G {
-    /// Unique id (1, 2, ... in spawn order per worker batch; never reused).
-    id: u64,
-    /// Optional name given with `Builder::name`.
-    name: Option<Arc<str>>,
+    /// Its id (unique, never reused; 1, 2, ... in spawn order per worker
+    /// batch) and optional name (`Builder::name`); immutable. Kept whole so
+    /// a `JoinHandle` can lend it out without a copy of its own.
+    identity: Goroutine,
     /// The runtime this goroutine belongs to (runtimes' shared state is never freed).
     pub(crate) shared: &'static Shared,
     /// Park state: `RUNNING`, `NOTIFIED` or `PARKED` (protocol in `park.rs`).
@@ -190,8 +156,7 @@ impl G {
         shared: &'static Shared,
     ) -> G {
         G {
-            id,
-            name,
+            identity: Goroutine::new(id, name),
             shared,
             state: AtomicU8::new(RUNNING),
             home: AtomicUsize::new(NO_HOME),
@@ -210,12 +175,12 @@ impl G {
 
     /// The goroutine id.
     pub(crate) fn id(&self) -> u64 {
-        self.id
+        self.identity.id
     }
 
     /// The goroutine name, if it has one.
     pub(crate) fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.identity.name()
     }
 
     /// The requested usable stack size.
@@ -230,10 +195,12 @@ impl G {
 
     /// The public identity handle.
     pub(crate) fn identity(&self) -> Goroutine {
-        Goroutine {
-            id: self.id,
-            name: self.name.clone(),
-        }
+        self.identity.clone()
+    }
+
+    /// The public identity, borrowed (what `JoinHandle::goroutine` lends).
+    pub(crate) fn identity_ref(&self) -> &Goroutine {
+        &self.identity
     }
 
     /// Records why it is about to park.

@@ -16,13 +16,12 @@
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::sync::Arc;
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread;
 
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-
-use super::g::{G, GBox, Goroutine, Tail};
+use super::g::{GRef, Goroutine};
 use super::park::{self, WaitReason, Waiter};
 
 const EMPTY: u8 = 0;
@@ -47,6 +46,7 @@ unsafe impl<T: Send> Send for Packet<T> {}
 unsafe impl<T: Send> Sync for Packet<T> {}
 
 impl<T> Packet<T> {
+    /// An empty slot.
     pub(crate) fn new() -> Packet<T> {
         Packet {
             state: AtomicU8::new(EMPTY),
@@ -73,71 +73,26 @@ impl<T> Packet<T> {
                 }
             }
             DETACHED => {
-                // Nobody will ever join: report a panic like std threads do.
+                // Nobody will ever join. Report a panic like std threads do,
+                // and drop the outcome here, on the goroutine's own stack:
+                // left in the record it would be dropped by whoever drops
+                // the last reference, possibly the worker loop, which a
+                // panicking `Drop` would take down.
                 // SAFETY: DONE is ours; the handle is gone, nobody else reads.
-                if let Some(Err(payload)) = unsafe { (*self.result.get()).as_ref() } {
-                    crate::debug::report::unjoined_panic(&who(), payload.as_ref());
+                let result = unsafe { (*self.result.get()).take() };
+                let who = who();
+                if let Some(Err(payload)) = &result {
+                    crate::debug::report::unjoined_panic(&who, payload.as_ref());
+                }
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(result))) {
+                    crate::debug::report::unjoined_panic(&who, payload.as_ref());
+                    // Its own `Drop` could panic again, out of the worker's
+                    // frame: leak it (std aborts in the same spot).
+                    std::mem::forget(payload);
                 }
             }
             _ => {}
         }
-    }
-}
-
-/// The typed tail of a goroutine's allocation: its body until it runs, and
-/// the result slot.
-pub(crate) struct Task<F, T> {
-    /// The body; taken by the one `run`. Touched only by the worker starting
-    /// the goroutine, on its stack.
-    body: UnsafeCell<Option<F>>,
-    /// The result slot the `JoinHandle` reads.
-    packet: Packet<T>,
-}
-
-// SAFETY: `body` is taken once by the goroutine itself (`Tail::run`); `F:
-// Send` lets it move to whichever worker starts it. `packet` is Sync by its
-// own protocol.
-unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
-
-impl<F, T> Task<F, T> {
-    pub(crate) fn new(body: F) -> Task<F, T> {
-        Task {
-            body: UnsafeCell::new(Some(body)),
-            packet: Packet::new(),
-        }
-    }
-}
-
-impl<F, T> Tail for Task<F, T>
-where
-    F: FnOnce() -> T + Send,
-    T: Send,
-{
-    fn run(&self, g: &G) {
-        // SAFETY: `run` is called once, by the goroutine on its own stack;
-        // nobody else touches `body`.
-        let body = unsafe { (*self.body.get()).take() }.expect("goroutine body runs once");
-        let result = catch_unwind(AssertUnwindSafe(body));
-        if let Err(payload) = result {
-            if g.unwinding.get() {
-                // The runtime unwinds this goroutine at shutdown: let it through.
-                resume_unwind(payload);
-            }
-            self.packet.complete(Err(payload), || g.identity());
-        } else {
-            self.packet.complete(result, || g.identity());
-        }
-    }
-}
-
-/// What a `JoinHandle<T>` sees of a goroutine's tail.
-pub(crate) trait JoinTail<T>: Send + Sync {
-    fn packet(&self) -> &Packet<T>;
-}
-
-impl<F: Send, T: Send> JoinTail<T> for Task<F, T> {
-    fn packet(&self) -> &Packet<T> {
-        &self.packet
     }
 }
 
@@ -151,19 +106,32 @@ impl<F: Send, T: Send> JoinTail<T> for Task<F, T> {
 /// assert_eq!(h.join().unwrap(), 42);
 /// ```
 pub struct JoinHandle<T> {
-    /// The goroutine's allocation, seen through its result slot.
-    task: Arc<GBox<dyn JoinTail<T>>>,
-    /// Who it joins.
-    goroutine: Goroutine,
+    /// The goroutine's record (a `Record<_, T>`: its packet holds a `T`).
+    g: GRef,
+    /// The handle hands out a `T` (by value, from `join`). `fn() -> T`
+    /// keeps the handle `Send` and `Sync` like `std::thread::JoinHandle`;
+    /// every handle is made by a spawn, which requires `T: Send`.
+    _result: PhantomData<fn() -> T>,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: Arc<GBox<dyn JoinTail<T>>>, goroutine: Goroutine) -> JoinHandle<T> {
-        JoinHandle { task, goroutine }
+    /// The handle of a goroutine whose record `g` was made by
+    /// `record::new::<_, T>`.
+    ///
+    /// # Safety
+    ///
+    /// `g`'s record has result type `T`.
+    pub(crate) unsafe fn new(g: GRef) -> JoinHandle<T> {
+        JoinHandle {
+            g,
+            _result: PhantomData,
+        }
     }
 
+    #[inline]
     fn packet(&self) -> &Packet<T> {
-        self.task.tail.packet()
+        // SAFETY: the record has result type `T` (`new`'s contract).
+        unsafe { self.g.packet::<T>() }
     }
 
     /// Waits for the goroutine to finish and returns its value, or `Err`
@@ -213,7 +181,7 @@ impl<T> JoinHandle<T> {
     /// h.join().unwrap();
     /// ```
     pub fn goroutine(&self) -> &Goroutine {
-        &self.goroutine
+        self.g.identity_ref()
     }
 }
 
@@ -227,11 +195,17 @@ impl<T> Drop for JoinHandle<T> {
             return;
         }
         if p.state.load(Ordering::Acquire) == DONE {
-            // Finished but never joined: report a panic nobody will see otherwise.
+            // Finished but never joined. The outcome is dropped here, on the
+            // dropping thread, like any value it drops (a panicking `Drop`
+            // propagates to it), never on a worker that happens to drop the
+            // record's last reference.
             // SAFETY: DONE observed; the goroutine no longer touches `result`.
-            if let Some(Err(payload)) = unsafe { (*p.result.get()).as_ref() } {
-                crate::debug::report::unjoined_panic(&self.goroutine, payload.as_ref());
+            let result = unsafe { (*p.result.get()).take() };
+            if let Some(Err(payload)) = &result {
+                // A panic nobody will see otherwise.
+                crate::debug::report::unjoined_panic(self.goroutine(), payload.as_ref());
             }
+            drop(result);
         }
     }
 }
@@ -239,7 +213,7 @@ impl<T> Drop for JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("goroutine", &self.goroutine)
+            .field("goroutine", self.goroutine())
             .finish_non_exhaustive()
     }
 }

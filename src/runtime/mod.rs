@@ -5,6 +5,8 @@
 //! | file | concept |
 //! |---|---|
 //! | `g.rs` | the goroutine record, its lifecycle and ownership rules |
+//! | `record.rs` | the goroutine's allocation: layout, `GRef` counting, typed body and result |
+//! | `gcache.rs` | memory for records: per-thread free lists by size class, a trimmed pool |
 //! | `park.rs` | park/ready: the one blocking primitive, `WaitReason` |
 //! | `threads.rs` | plain OS threads as waiters; thread accounting |
 //! | `scheduler.rs` | shared scheduler state, placement of goroutines |
@@ -20,9 +22,11 @@
 pub(crate) mod blocking;
 pub(crate) mod builder;
 pub(crate) mod g;
+pub(crate) mod gcache;
 pub(crate) mod idle;
 pub(crate) mod join;
 pub(crate) mod park;
+pub(crate) mod record;
 pub(crate) mod scheduler;
 pub(crate) mod sysmon;
 pub(crate) mod threads;

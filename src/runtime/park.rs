@@ -48,12 +48,12 @@
 //! worker through a run queue (release push, acquire pop).
 
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use std::sync::Arc;
-
-use super::g::{GBox, GRef, NOTIFIED, PARKED, RUNNING, Switch, Tail};
+use super::g::{GRef, NOTIFIED, PARKED, RUNNING, Switch};
+use super::record::Header;
 use super::{scheduler, threads, worker};
 use crate::loom::thread::Thread;
 
@@ -207,8 +207,8 @@ impl Waiter {
 /// atomic operation for a goroutine; [`WaiterRef::to_waiter`] takes the
 /// reference when a waker actually needs it.
 pub(crate) enum WaiterRef {
-    /// A goroutine's allocation.
-    G(*const GBox<dyn Tail>),
+    /// A goroutine's record.
+    G(NonNull<Header>),
     /// A plain OS thread, with its pseudo id.
     Thread(Thread, u64),
 }
@@ -233,12 +233,9 @@ impl WaiterRef {
     pub(crate) unsafe fn to_waiter(&self) -> Waiter {
         match self {
             WaiterRef::G(p) => {
-                // SAFETY: per the fn contract the allocation is alive, so its
-                // strong count is at least one; we take one more reference.
-                unsafe {
-                    Arc::increment_strong_count(*p);
-                    Waiter::G(GRef(Arc::from_raw(*p)))
-                }
+                // SAFETY: per the fn contract the record is alive; we take
+                // one more reference.
+                Waiter::G(unsafe { GRef::clone_raw(*p) })
             }
             WaiterRef::Thread(t, id) => Waiter::Thread(t.clone(), *id),
         }
@@ -249,7 +246,7 @@ impl WaiterRef {
         match self {
             // SAFETY: only called by the owner or under the same liveness
             // guarantee as `to_waiter` (debug checks).
-            WaiterRef::G(p) => unsafe { (**p).g.id() },
+            WaiterRef::G(p) => unsafe { p.as_ref().g.id() },
             WaiterRef::Thread(_, id) => *id,
         }
     }

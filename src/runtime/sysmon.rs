@@ -8,7 +8,9 @@
 //!   goroutines behind a hog get taken);
 //! * runs the deadlock and stack-exhaustion detector (`debug::deadlock`);
 //! * once a second, gives back the memory of stacks that sat unused in the
-//!   pool (`StackPool::scavenge`).
+//!   pool (`StackPool::scavenge`);
+//! * gives back goroutine-record memory pooled and unused for a while
+//!   (`gcache::maybe_trim`, at most once a second process-wide).
 //!
 //! When every worker sleeps it backs off to 20 ms periods.
 
@@ -66,5 +68,6 @@ pub(crate) fn run_sysmon(shared: &'static Shared) {
             scavenged = now;
             shared.stacks.scavenge();
         }
+        super::gcache::maybe_trim(now);
     }
 }

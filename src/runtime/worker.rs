@@ -40,14 +40,15 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_deque::{Steal, Worker};
 
-use super::g::{G, GBox, GRef, PARKED, RUNNING, Switch, Tail};
+use super::g::{G, GRef, PARKED, RUNNING, Switch};
+use super::record::{self, Header};
 use super::scheduler::{GOID_BATCH, Shared, take_goids};
 use super::threads;
 use super::timer::{Action, Entry, Timers};
@@ -209,11 +210,11 @@ pub(crate) fn current_gref() -> Option<GRef> {
     unsafe { cur.as_ref() }.cloned()
 }
 
-/// The allocation of the goroutine running on this thread (no reference taken).
-pub(crate) fn current_gref_ptr() -> Option<*const GBox<dyn Tail>> {
+/// The record of the goroutine running on this thread (no reference taken).
+pub(crate) fn current_gref_ptr() -> Option<NonNull<Header>> {
     let cur = core()?.current.get();
     // SAFETY: as in `current_g`.
-    unsafe { cur.as_ref() }.map(|g| Arc::as_ptr(&g.0))
+    unsafe { cur.as_ref() }.map(GRef::as_raw)
 }
 
 /// The id of the goroutine running on this thread.
@@ -551,14 +552,13 @@ impl Core {
         };
         g.home.store(self.index, Ordering::Relaxed);
         g.set_guard(stack.guard());
-        let gp: *const GBox<dyn Tail> = Arc::as_ptr(&g.0);
+        let rec = GRef::as_raw(g);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
-            // SAFETY: while its coroutine exists the goroutine's `Arc` is held
+            // SAFETY: the coroutine's entry runs once, on its own stack, and
+            // while the coroutine exists a reference to the record is held
             // by the worker running it, or by a run queue, or (once it has
-            // switched out) by the registry, so `gp` is valid here.
-            let gbox = unsafe { &*gp };
-            gbox.g.set_yielder(y);
-            gbox.tail.run(&gbox.g);
+            // switched out) by the registry.
+            unsafe { record::run(rec, y) };
         });
         // SAFETY: the starting worker holds g; the coroutine is not running.
         unsafe { *g.coro() = Some(coro) };
