@@ -395,3 +395,52 @@ fn runtime_drop_unwinds_a_goroutine_that_yields_forever() {
         assert_eq!(DROPPED.load(Ordering::SeqCst), 12, "at {procs} workers");
     }
 }
+
+/// Goroutines spawned from a plain thread into a runtime whose only worker
+/// is busy wait in the runtime's global queue; dropping the runtime drops
+/// their closures (and so what they captured) instead of leaking them.
+#[test]
+fn runtime_drop_drops_unstarted_goroutines_from_outside() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    static STOP: AtomicBool = AtomicBool::new(false);
+    struct Counted;
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let rt = ferrogo::Runtime::builder().max_procs(1).build().unwrap();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    // Hog the only worker without runtime calls until told to stop.
+    let hog = ferrogo::Builder::new()
+        .spawn_on(&rt, move || {
+            started_tx.send(()).unwrap();
+            while !STOP.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+        })
+        .unwrap();
+    started_rx.recv().unwrap();
+    let handles: Vec<_> = (0..10)
+        .map(|_| {
+            let c = Counted;
+            ferrogo::Builder::new()
+                .spawn_on(&rt, move || drop(c))
+                .unwrap()
+        })
+        .collect();
+    drop(handles);
+    drop(hog);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(rt);
+        tx.send(()).unwrap();
+    });
+    // Let the drop request shutdown before the hog returns.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    STOP.store(true, Ordering::SeqCst);
+    rx.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("Runtime::drop did not return");
+    assert_eq!(DROPPED.load(Ordering::SeqCst), 10);
+}

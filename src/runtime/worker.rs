@@ -743,12 +743,12 @@ impl Core {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        if self.migrate {
-            // Yielded, preempted and remotely woken goroutines wait in the
-            // injector; nobody runs them any more (their stacks were taken
-            // above, by their homes). Drop the references.
-            while !matches!(self.shared.injector.steal(), Steal::Empty) {}
-        }
+        // Nothing in the injector runs any more: goroutines spawned from
+        // outside the runtime that never started (their closures are dropped
+        // here, not leaked) and, with migration, yielded, preempted and
+        // remotely woken ones (their stacks were taken above, by their
+        // homes). Drop the references.
+        while !matches!(self.shared.injector.steal(), Steal::Empty) {}
         self.shared.stacks.flush(&mut self.stacks.borrow_mut());
         if self.migrate {
             // A goroutine another worker is unwinding may read this thread's
