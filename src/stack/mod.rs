@@ -120,15 +120,20 @@ fn install_guard(addr: *mut libc::c_void) -> io::Result<()> {
 
 /// One goroutine stack (see the module comment for its layout).
 pub(crate) struct GStack {
-    /// Lowest address of the mapping (the guard page starts here).
+    /// Lowest address of the mapping (the guard page starts here), page
+    /// aligned, with [`GUARDED`] in bit 0 once the guard page is in place.
+    /// A stack fresh from a slab is unguarded until [`GStack::guarded`] is
+    /// called, which the pool does before handing it out: no frame ever
+    /// lives on an unguarded stack. (A flag bit, not a field: a `GStack`
+    /// lives inside every goroutine's coroutine, and a third word grew the
+    /// goroutine record past its allocator size class.)
     limit: usize,
     /// Highest address (one past the last usable byte); the initial stack pointer.
     base: usize,
-    /// Whether the guard page is in place. A stack fresh from a slab is
-    /// unguarded until [`GStack::guarded`] is called, which the pool does
-    /// before handing it out: no frame ever lives on an unguarded stack.
-    guarded: bool,
 }
+
+/// `GStack::limit`'s flag: the guard page is installed.
+const GUARDED: usize = 1;
 
 // SAFETY: a GStack is plain memory owned by whoever holds the value; moving
 // ownership of an unused stack to another thread is fine (stacks holding
@@ -206,7 +211,6 @@ impl GStack {
             stacks.push(GStack {
                 limit: addr as usize + i * len,
                 base: addr as usize + (i + 1) * len,
-                guarded: false,
             });
         }
         if size >= 2 * 1024 * 1024 {
@@ -222,11 +226,21 @@ impl GStack {
     /// `vm.max_map_count` on kernels without guard regions); the stack is
     /// then unmapped.
     pub(crate) fn guarded(mut self) -> io::Result<GStack> {
-        if !self.guarded {
-            install_guard(self.limit as *mut libc::c_void)?;
-            self.guarded = true;
+        if !self.is_guarded() {
+            install_guard(self.lo() as *mut libc::c_void)?;
+            self.limit |= GUARDED;
         }
         Ok(self)
+    }
+
+    /// Whether the guard page is in place.
+    pub(crate) fn is_guarded(&self) -> bool {
+        self.limit & GUARDED != 0
+    }
+
+    /// Lowest address of the mapping (where the guard page is).
+    fn lo(&self) -> usize {
+        self.limit & !GUARDED
     }
 
     /// Unmaps many stacks with as few `munmap` calls as their addresses
@@ -252,16 +266,16 @@ impl GStack {
     /// of adjacent ones, `[lo, hi)` spanning their whole mappings, guard
     /// pages included.
     fn for_each_run(stacks: &mut [GStack], mut f: impl FnMut(usize, usize)) {
-        stacks.sort_unstable_by_key(|s| s.limit);
+        stacks.sort_unstable_by_key(|s| s.lo());
         let mut run: Option<(usize, usize)> = None;
         for s in stacks.iter() {
             run = match run {
-                Some((lo, hi)) if hi == s.limit => Some((lo, s.base)),
+                Some((lo, hi)) if hi == s.lo() => Some((lo, s.base)),
                 Some((lo, hi)) => {
                     f(lo, hi);
-                    Some((s.limit, s.base))
+                    Some((s.lo(), s.base))
                 }
-                None => Some((s.limit, s.base)),
+                None => Some((s.lo(), s.base)),
             };
         }
         if let Some((lo, hi)) = run {
@@ -284,19 +298,19 @@ impl GStack {
             GStack::for_each_run(stacks, |lo, hi| release(lo + PAGE, hi));
         } else {
             for s in stacks.iter() {
-                release(s.limit + PAGE, s.base);
+                release(s.lo() + PAGE, s.base);
             }
         }
     }
 
     /// Usable bytes (the mapping less the guard page).
     pub(crate) fn size(&self) -> usize {
-        self.base - self.limit - PAGE
+        self.base - self.lo() - PAGE
     }
 
     /// The guard page's address range `[lo, hi)`.
     pub(crate) fn guard(&self) -> (usize, usize) {
-        (self.limit, self.limit + PAGE)
+        (self.lo(), self.lo() + PAGE)
     }
 
     /// Returns the pages below the top [`KEEP_COMMITTED`] bytes to the OS when
@@ -309,7 +323,7 @@ impl GStack {
     /// sample one word per 512 bytes of that page.
     pub(crate) fn release_deep_pages(&self) {
         let keep_floor = self.base - KEEP_COMMITTED;
-        let usable_lo = self.limit + PAGE;
+        let usable_lo = self.lo() + PAGE;
         if keep_floor <= usable_lo {
             return;
         }
@@ -344,7 +358,7 @@ impl Drop for GStack {
     fn drop(&mut self) {
         // SAFETY: we own the mapping `[limit, base)`, created by `new`, and no
         // frames live on it (a stack inside a running coroutine is never dropped).
-        unsafe { libc::munmap(self.limit as *mut libc::c_void, self.base - self.limit) };
+        unsafe { libc::munmap(self.lo() as *mut libc::c_void, self.base - self.lo()) };
         budget::give_back();
     }
 }
@@ -358,7 +372,7 @@ unsafe impl Stack for GStack {
     }
 
     fn limit(&self) -> StackPointer {
-        StackPointer::new(self.limit).expect("stack limit is non-zero")
+        StackPointer::new(self.lo()).expect("stack limit is non-zero")
     }
 }
 
@@ -378,10 +392,19 @@ mod tests {
     }
 
     #[test]
+    fn a_stack_is_two_words() {
+        // It lives inside every goroutine's coroutine (see `GStack::limit`).
+        assert_eq!(
+            std::mem::size_of::<GStack>(),
+            2 * std::mem::size_of::<usize>()
+        );
+    }
+
+    #[test]
     fn deep_pages_are_released() {
         let s = GStack::new(DEFAULT_STACK_SIZE).unwrap();
         // Touch the whole usable range as a deep goroutine would.
-        let lo = s.limit + PAGE;
+        let lo = s.lo() + PAGE;
         for a in (lo..s.base).step_by(PAGE) {
             // SAFETY: inside the usable part of our stack.
             unsafe { std::ptr::write_volatile(a as *mut u64, 0xdead) };

@@ -362,11 +362,16 @@ mod tests {
         );
         assert_eq!(pool.owned(), 3 * SLAB_MIN);
         assert!(
-            held.iter().all(|s| s.guarded),
+            held.iter().all(|s| s.is_guarded()),
             "every handed-out stack has its guard"
         );
         assert!(
-            pool.spare.lock().unwrap().cold.iter().all(|s| !s.guarded),
+            pool.spare
+                .lock()
+                .unwrap()
+                .cold
+                .iter()
+                .all(|s| !s.is_guarded()),
             "never-used spares are not guarded yet"
         );
         for s in held {
