@@ -77,8 +77,9 @@ const ARITY: usize = 4;
 /// two 30 MB heaps out of cache).
 #[derive(Clone, Copy)]
 struct Node {
-    /// Deadline, in nanoseconds since the heap's `epoch`.
-    when: u64,
+    /// Deadline, in nanoseconds from the heap's `epoch` (negative before
+    /// it; saturating at ±292 years).
+    when: i64,
     /// Arming order among equal deadlines (wraps after 2^32 arms; a tie
     /// then orders wrongly once, which no one can observe).
     seq: u32,
@@ -88,7 +89,7 @@ struct Node {
 
 impl Node {
     #[inline]
-    fn key(self) -> (u64, u32) {
+    fn key(self) -> (i64, u32) {
         (self.when, self.seq)
     }
 }
@@ -103,8 +104,7 @@ pub(crate) struct Timers {
     free: Vec<u32>,
     /// Next `Node::seq`.
     seq: u32,
-    /// Time zero of `Node::when` (the heap's creation; earlier deadlines
-    /// count as zero, already due).
+    /// Time zero of `Node::when` (the heap's creation).
     epoch: Instant,
 }
 
@@ -157,9 +157,7 @@ impl Timers {
 
     /// The earliest deadline.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap
-            .first()
-            .map(|n| self.epoch + Duration::from_nanos(n.when))
+        self.heap.first().map(|n| self.instant(n.when))
     }
 
     /// Removes and returns every entry due at `now`, earliest first.
@@ -193,10 +191,25 @@ impl Timers {
         self.free.clear();
     }
 
-    /// `t` in nanoseconds since `epoch` (0 for earlier instants).
+    /// `t` in nanoseconds from `epoch`, negative for earlier instants.
     #[inline]
-    fn nanos(&self, t: Instant) -> u64 {
-        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    fn nanos(&self, t: Instant) -> i64 {
+        let ns = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        match t.checked_duration_since(self.epoch) {
+            Some(after) => ns(after),
+            None => -ns(self.epoch - t),
+        }
+    }
+
+    /// The instant `when` nanoseconds from `epoch` (exact: `Instant` counts
+    /// nanoseconds here).
+    fn instant(&self, when: i64) -> Instant {
+        let d = Duration::from_nanos(when.unsigned_abs());
+        if when >= 0 {
+            self.epoch + d
+        } else {
+            self.epoch - d
+        }
     }
 
     fn sift_up(&mut self, mut i: usize) {
@@ -316,7 +329,12 @@ mod tests {
         for _ in 0..2000 {
             t.push(fire_entry(past));
         }
-        assert!(t.next_deadline().unwrap() <= Instant::now());
+        // Deadlines before the heap's epoch keep their value and order.
+        t.push(fire_entry(past - Duration::from_millis(5)));
+        assert_eq!(t.next_deadline(), Some(past - Duration::from_millis(5)));
+        let mut first = Vec::new();
+        t.take_due(past - Duration::from_millis(1), &mut first);
+        assert_eq!(first.len(), 1);
         let mut out = Vec::new();
         t.take_due(Instant::now(), &mut out);
         assert_eq!(out.len(), 2000);
