@@ -444,3 +444,61 @@ fn runtime_drop_drops_unstarted_goroutines_from_outside() {
         .expect("Runtime::drop did not return");
     assert_eq!(DROPPED.load(Ordering::SeqCst), 10);
 }
+
+/// A goroutine that never ran is dropped at shutdown; if its closure's
+/// `Drop` panics, that is reported on stderr and the rest is still dropped:
+/// neither the worker nor the process goes down. Child process.
+#[test]
+fn panicking_drop_of_an_unstarted_goroutine_at_shutdown_is_reported() {
+    use std::sync::atomic::AtomicUsize;
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Ordering::SeqCst);
+            panic!("closure drop panicked");
+        }
+    }
+    if support::child().as_deref() == Some("shutdown_drop_panic") {
+        let rt = ferrogo::Runtime::builder().max_procs(1).build().unwrap();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let hog = Builder::new()
+            .spawn_on(&rt, move || {
+                started_tx.send(()).unwrap();
+                while !STOP.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
+            })
+            .unwrap();
+        started_rx.recv().unwrap();
+        for _ in 0..2 {
+            let p = PanicOnDrop;
+            drop(Builder::new().spawn_on(&rt, move || drop(p)).unwrap());
+        }
+        drop(hog);
+        let stopper = std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            STOP.store(true, Ordering::SeqCst);
+        });
+        drop(rt);
+        stopper.join().unwrap();
+        println!("AFTER {}", DROPPED.load(Ordering::SeqCst));
+        return;
+    }
+    let out = run_child(
+        "panicking_drop_of_an_unstarted_goroutine_at_shutdown_is_reported",
+        "shutdown_drop_panic",
+        &[],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert!(out.stdout.contains("AFTER 2"), "{out}");
+    assert_eq!(
+        out.stderr
+            .matches("ferrogo: dropping a goroutine that never ran (runtime shutdown) panicked: closure drop panicked")
+            .count(),
+        2,
+        "{out}"
+    );
+}

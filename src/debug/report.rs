@@ -35,6 +35,16 @@ pub(crate) fn unjoined_panic(who: &Goroutine, payload: &(dyn Any + Send)) {
     );
 }
 
+/// Reports a panic from dropping something a runtime left behind at shutdown:
+/// the closure of a goroutine that never ran, or a timer's callback.
+pub(crate) fn shutdown_drop_panic(payload: &(dyn Any + Send)) {
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "ferrogo: dropping a goroutine that never ran (runtime shutdown) panicked: {}",
+        payload_text(payload)
+    );
+}
+
 /// An internal invariant is broken, or the runtime cannot go on: print one
 /// `ferrogo:` line and abort.
 #[cold]

@@ -184,11 +184,15 @@ impl Timers {
         }
     }
 
-    /// Drops every timer (shutdown).
-    pub(crate) fn clear(&mut self) {
+    /// Removes every timer (shutdown), handing back their actions for the
+    /// caller to drop.
+    pub(crate) fn take_all(&mut self) -> Vec<Action> {
         self.heap.clear();
-        self.actions.clear();
         self.free.clear();
+        std::mem::take(&mut self.actions)
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// `t` in nanoseconds from `epoch`, negative for earlier instants.

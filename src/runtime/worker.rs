@@ -40,6 +40,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -732,23 +733,13 @@ impl Core {
             overflow::set_running(std::ptr::null());
             self.current.set(std::ptr::null());
         }
-        self.runnext.take();
-        self.ready.borrow_mut().clear();
-        self.fresh_peek.take();
-        self.starved.borrow_mut().clear();
-        while self.deque.pop().is_some() {}
-        self.timers.borrow_mut().clear();
-        self.remote()
-            .inbox
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        // Nothing in the injector runs any more: goroutines spawned from
-        // outside the runtime that never started (their closures are dropped
-        // here, not leaked) and, with migration, yielded, preempted and
-        // remotely woken ones (their stacks were taken above, by their
-        // homes). Drop the references.
-        while !matches!(self.shared.injector.steal(), Steal::Empty) {}
+        // Dropping what is left can run user code: the last reference to a
+        // goroutine that never started drops its closure and what it
+        // captured. A panic there is the user's, reported like an unjoined
+        // goroutine's panic; the rest is still dropped.
+        while let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.drop_queued())) {
+            crate::debug::report::shutdown_drop_panic(&*payload);
+        }
         self.shared.stacks.flush(&mut self.stacks.borrow_mut());
         if self.migrate {
             // A goroutine another worker is unwinding may read this thread's
@@ -756,6 +747,50 @@ impl Core {
             // comment): keep this thread, and so its thread-locals, alive
             // until every worker is done.
             self.shutdown_barrier(2);
+        }
+    }
+
+    /// Shutdown: drops every goroutine reference and timer still queued
+    /// here, one at a time (so a panicking drop leaves the queues
+    /// consistent and `shutdown` can call this again for the rest).
+    fn drop_queued(&self) {
+        drop(self.runnext.take());
+        drop(self.fresh_peek.take());
+        for q in [&self.ready, &self.starved] {
+            loop {
+                let g = q.borrow_mut().pop_front();
+                let Some(g) = g else { break };
+                drop(g);
+            }
+        }
+        while let Some(g) = self.deque.pop() {
+            drop(g);
+        }
+        let actions = self.timers.borrow_mut().take_all();
+        for a in actions {
+            drop(a);
+        }
+        let inbox = std::mem::take(
+            &mut *self
+                .remote()
+                .inbox
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for g in inbox {
+            drop(g);
+        }
+        // Nothing in the injector runs any more: goroutines spawned from
+        // outside the runtime that never started (their closures are dropped
+        // here, not leaked) and, with migration, yielded, preempted and
+        // remotely woken ones (their stacks were taken above, by their
+        // homes). Drop the references.
+        loop {
+            match self.shared.injector.steal() {
+                Steal::Success(g) => drop(g),
+                Steal::Empty => break,
+                Steal::Retry => {}
+            }
         }
     }
 
