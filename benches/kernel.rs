@@ -59,63 +59,54 @@ fn mmap_per_stack(c: &mut Criterion) {
     }
 }
 
-/// Per stack: installing the guard page, and the first write to its top page
-/// (a page fault that commits a fresh page).
-fn guard_and_first_touch(c: &mut Criterion) {
+/// Times `op(p, i)` over the `N` stacks of fresh mappings (mapping and
+/// unmapping not counted); the figure is per stack.
+fn per_stack(c: &mut Criterion, name: &str, op: impl Fn(*mut u8, usize)) {
     const N: usize = 256;
-    c.bench_function("guard install (MADV_GUARD_INSTALL, per stack)", |b| {
+    c.bench_function(name, |b| {
         b.iter_custom(|iters| {
+            let rounds = iters.div_ceil(N as u64);
             let mut spent = Duration::ZERO;
-            for _ in 0..iters.div_ceil(N as u64) {
+            for _ in 0..rounds {
                 let p = map(N);
                 let t = Instant::now();
                 for i in 0..N {
-                    // SAFETY: advice on the first page of a stack-sized range we own.
-                    unsafe { libc::madvise(p.add(i * STACK).cast(), PAGE, MADV_GUARD_INSTALL) };
+                    op(p, i);
                 }
                 spent += t.elapsed();
                 unmap(p, N);
             }
-            spent.mul_f64(iters as f64 / (iters.div_ceil(N as u64) * N as u64) as f64)
+            spent.mul_f64(iters as f64 / (rounds * N as u64) as f64)
         })
     });
-    c.bench_function("first write to a stack's top page (per stack)", |b| {
-        b.iter_custom(|iters| {
-            let mut spent = Duration::ZERO;
-            for _ in 0..iters.div_ceil(N as u64) {
-                let p = map(N);
-                let t = Instant::now();
-                for i in 0..N {
-                    // SAFETY: the last word of the i-th stack-sized range of our mapping.
-                    unsafe {
-                        std::ptr::write_volatile(p.add((i + 1) * STACK - 8).cast::<u64>(), 1)
-                    };
-                }
-                spent += t.elapsed();
-                unmap(p, N);
-            }
-            spent.mul_f64(iters as f64 / (iters.div_ceil(N as u64) * N as u64) as f64)
-        })
-    });
-    c.bench_function(
+}
+
+/// Per stack: installing the guard page, the first write to its top page (a
+/// page fault that commits a fresh page), and the first read of an untouched
+/// page (the shared zero page gets mapped).
+fn guard_and_first_touch(c: &mut Criterion) {
+    per_stack(
+        c,
+        "guard install (MADV_GUARD_INSTALL, per stack)",
+        |p, i| {
+            // SAFETY: advice on the first page of a stack-sized range we own.
+            unsafe { libc::madvise(p.add(i * STACK).cast(), PAGE, MADV_GUARD_INSTALL) };
+        },
+    );
+    per_stack(
+        c,
+        "first write to a stack's top page (per stack)",
+        |p, i| {
+            // SAFETY: the last word of the i-th stack-sized range of our mapping.
+            unsafe { std::ptr::write_volatile(p.add((i + 1) * STACK - 8).cast::<u64>(), 1) };
+        },
+    );
+    per_stack(
+        c,
         "first read of an untouched page (zero page, per stack)",
-        |b| {
-            b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters.div_ceil(N as u64) {
-                    let p = map(N);
-                    let t = Instant::now();
-                    for i in 0..N {
-                        // SAFETY: a word inside the i-th stack-sized range of our mapping.
-                        unsafe {
-                            std::ptr::read_volatile(p.add(i * STACK + 8 * PAGE).cast::<u64>())
-                        };
-                    }
-                    spent += t.elapsed();
-                    unmap(p, N);
-                }
-                spent.mul_f64(iters as f64 / (iters.div_ceil(N as u64) * N as u64) as f64)
-            })
+        |p, i| {
+            // SAFETY: a word inside the i-th stack-sized range of our mapping.
+            unsafe { std::ptr::read_volatile(p.add(i * STACK + 8 * PAGE).cast::<u64>()) };
         },
     );
 }

@@ -410,18 +410,7 @@ fn runtime_drop_drops_unstarted_goroutines_from_outside() {
             DROPPED.fetch_add(1, Ordering::SeqCst);
         }
     }
-    let rt = ferrogo::Runtime::builder().max_procs(1).build().unwrap();
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
-    // Hog the only worker without runtime calls until told to stop.
-    let hog = ferrogo::Builder::new()
-        .spawn_on(&rt, move || {
-            started_tx.send(()).unwrap();
-            while !STOP.load(Ordering::SeqCst) {
-                std::hint::spin_loop();
-            }
-        })
-        .unwrap();
-    started_rx.recv().unwrap();
+    let rt = hogged_runtime(&STOP);
     let handles: Vec<_> = (0..10)
         .map(|_| {
             let c = Counted;
@@ -431,17 +420,7 @@ fn runtime_drop_drops_unstarted_goroutines_from_outside() {
         })
         .collect();
     drop(handles);
-    drop(hog);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        drop(rt);
-        tx.send(()).unwrap();
-    });
-    // Let the drop request shutdown before the hog returns.
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    STOP.store(true, Ordering::SeqCst);
-    rx.recv_timeout(std::time::Duration::from_secs(20))
-        .expect("Runtime::drop did not return");
+    drop_hogged(rt, &STOP);
     assert_eq!(DROPPED.load(Ordering::SeqCst), 10);
 }
 
@@ -461,28 +440,12 @@ fn panicking_drop_of_an_unstarted_goroutine_at_shutdown_is_reported() {
         }
     }
     if support::child().as_deref() == Some("shutdown_drop_panic") {
-        let rt = ferrogo::Runtime::builder().max_procs(1).build().unwrap();
-        let (started_tx, started_rx) = std::sync::mpsc::channel();
-        let hog = Builder::new()
-            .spawn_on(&rt, move || {
-                started_tx.send(()).unwrap();
-                while !STOP.load(Ordering::SeqCst) {
-                    std::hint::spin_loop();
-                }
-            })
-            .unwrap();
-        started_rx.recv().unwrap();
+        let rt = hogged_runtime(&STOP);
         for _ in 0..2 {
             let p = PanicOnDrop;
             drop(Builder::new().spawn_on(&rt, move || drop(p)).unwrap());
         }
-        drop(hog);
-        let stopper = std::thread::spawn(|| {
-            std::thread::sleep(Duration::from_millis(50));
-            STOP.store(true, Ordering::SeqCst);
-        });
-        drop(rt);
-        stopper.join().unwrap();
+        drop_hogged(rt, &STOP);
         println!("AFTER {}", DROPPED.load(Ordering::SeqCst));
         return;
     }
@@ -501,4 +464,37 @@ fn panicking_drop_of_an_unstarted_goroutine_at_shutdown_is_reported() {
         2,
         "{out}"
     );
+}
+
+/// A one-worker runtime whose worker spins in a goroutine, making no runtime
+/// call, until `stop` is set: whatever is spawned on it from outside waits,
+/// unstarted, in the runtime's global queue.
+fn hogged_runtime(stop: &'static AtomicBool) -> ferrogo::Runtime {
+    let rt = ferrogo::Runtime::builder().max_procs(1).build().unwrap();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let hog = Builder::new()
+        .spawn_on(&rt, move || {
+            started_tx.send(()).unwrap();
+            while !stop.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+        })
+        .unwrap();
+    started_rx.recv().unwrap();
+    drop(hog);
+    rt
+}
+
+/// Drops `rt` (the shutdown request reaches its worker first) and releases
+/// its hog shortly after; fails if the drop does not return.
+fn drop_hogged(rt: ferrogo::Runtime, stop: &'static AtomicBool) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(rt);
+        tx.send(()).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::SeqCst);
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("Runtime::drop did not return");
 }
