@@ -353,8 +353,8 @@ fn stacks_are_pooled_and_reused() {
             m.stacks_mapped
         );
         assert!(m.stack_limit >= 1 && m.stack_budget >= 1, "{m:?}");
-        // A burst of 2,000 live-at-once goroutines maps at most 2,000 (+pool),
-        // and afterwards another burst reuses them.
+        // A burst of 2,000 live-at-once goroutines maps 2,000 stacks plus at
+        // most a slab per worker, and afterwards another burst reuses them.
         let burst = |rt: &Runtime| {
             let release = Arc::new(AtomicBool::new(false));
             let hs: Vec<_> = (0..2_000)
@@ -381,8 +381,12 @@ fn stacks_are_pooled_and_reused() {
         };
         let first = burst(rt);
         let second = burst(rt);
+        // Stacks are mapped in slabs of up to 256 (the spares wait in the
+        // pool, costing no memory); each worker that finds the pool empty
+        // maps one, so the overshoot is at most a slab per worker.
+        let slabs = 256 * rt.max_procs();
         assert!(
-            (2_000..=2_000 + 64).contains(&first),
+            (2_000..=2_000 + slabs + 64).contains(&first),
             "first burst mapped {first}"
         );
         // With migration a goroutine's stack returns to the cache of the
