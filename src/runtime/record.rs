@@ -358,6 +358,9 @@ mod tests {
     /// the pool when the threads exit) serve the spawns of the next one.
     #[test]
     fn records_reused_across_runtimes() {
+        // The pools are global: a gcache test trimming them between the two
+        // runtimes would free the first one's blocks (seen once in CI).
+        let _pools = crate::runtime::gcache::tests::serial();
         let addresses = || -> Vec<usize> {
             let rt = crate::Runtime::builder().max_procs(1).build().unwrap();
             rt.run(|| {
