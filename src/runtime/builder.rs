@@ -420,8 +420,9 @@ impl Drop for Runtime {
     /// Stops the workers: each lets the goroutine it is running reach its
     /// next runtime call (a park, a yield, a preemption point), then resumes
     /// nothing more: it unwinds the started goroutines suspended on it
-    /// (parked or runnable), drops the unstarted ones, and exits. Dropped from one of its own goroutines, the runtime is only
-    /// told to stop (joining its own worker thread would never return).
+    /// (parked or runnable), drops the unstarted ones, and exits. Dropped
+    /// from one of its own goroutines, the runtime is only told to stop
+    /// (joining its own worker thread would never return).
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
         for i in self.shared.idle.take_all() {
