@@ -239,37 +239,46 @@ fn parked_goroutines_beyond_the_initial_budget() {
     const N: usize = 40_000;
     for procs in [1, 2] {
         let rt = Runtime::builder().max_procs(procs).build().unwrap();
-        let started = rt.run(|| {
-            let started = Arc::new(AtomicUsize::new(0));
-            let (release, parked) = ferrogo::chan::<()>(0);
-            let hs: Vec<_> = (0..N)
-                .map(|_| {
-                    let (parked, started) = (parked.clone(), started.clone());
-                    go(move || {
-                        started.fetch_add(1, Ordering::Relaxed);
-                        let _ = parked.recv();
-                    })
-                })
-                .collect();
-            let mut spins = 0u64;
-            while started.load(Ordering::Relaxed) < N {
-                ferrogo::yield_now();
-                spins += 1;
-                assert!(
-                    spins < 100_000_000,
-                    "only {} of {N} started",
-                    started.load(Ordering::Relaxed)
-                );
-            }
-            assert!(ferrogo::debug::metrics().stacks_in_use > N);
-            drop(release);
-            for h in hs {
-                h.join().unwrap();
-            }
-            started.load(Ordering::Relaxed)
+        let (started, ()) = rt.run(|| {
+            with_parked(N, || {
+                assert!(ferrogo::debug::metrics().stacks_in_use > N);
+            })
         });
         assert_eq!(started, N);
     }
+}
+
+/// On a goroutine: starts `n` goroutines that each park on a channel, waits
+/// until every one has started (so each holds a stack), calls `at_peak`, then
+/// releases and joins them. Returns how many started, and `at_peak`'s value.
+fn with_parked<R>(n: usize, at_peak: impl FnOnce() -> R) -> (usize, R) {
+    let started = Arc::new(AtomicUsize::new(0));
+    let (release, parked) = ferrogo::chan::<()>(0);
+    let hs: Vec<_> = (0..n)
+        .map(|_| {
+            let (parked, started) = (parked.clone(), started.clone());
+            go(move || {
+                started.fetch_add(1, Ordering::Relaxed);
+                let _ = parked.recv();
+            })
+        })
+        .collect();
+    let mut spins = 0u64;
+    while started.load(Ordering::Relaxed) < n {
+        ferrogo::yield_now();
+        spins += 1;
+        assert!(
+            spins < 100_000_000,
+            "only {} of {n} started",
+            started.load(Ordering::Relaxed)
+        );
+    }
+    let r = at_peak();
+    release.close();
+    for h in hs {
+        h.join().unwrap();
+    }
+    (started.load(Ordering::Relaxed), r)
 }
 
 /// This process's resident memory in KiB (`VmRSS`).
@@ -286,28 +295,7 @@ fn burst_memory_scenario() {
     const N: usize = 30_000;
     let rt = Runtime::builder().max_procs(2).build().unwrap();
     let before = rss_kib();
-    let peak = rt.run(|| {
-        let (tx, rx) = ferrogo::chan::<()>(0);
-        let started = Arc::new(AtomicUsize::new(0));
-        let hs: Vec<_> = (0..N)
-            .map(|_| {
-                let (rx, started) = (rx.clone(), started.clone());
-                go(move || {
-                    started.fetch_add(1, Ordering::Relaxed);
-                    let _ = rx.recv();
-                })
-            })
-            .collect();
-        while started.load(Ordering::Relaxed) < N {
-            ferrogo::yield_now();
-        }
-        let peak = rss_kib();
-        tx.close();
-        for h in hs {
-            h.join().unwrap();
-        }
-        peak
-    });
+    let (_, peak) = rt.run(|| with_parked(N, rss_kib));
     let grown = peak.saturating_sub(before);
     // Each parked goroutine commits at least its stack's top page.
     assert!(

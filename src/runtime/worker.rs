@@ -770,14 +770,8 @@ impl Core {
         for a in actions {
             drop(a);
         }
-        let inbox = std::mem::take(
-            &mut *self
-                .remote()
-                .inbox
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        for g in inbox {
+        let r = self.remote();
+        for g in find::take_all(&r.inbox, &r.inbox_len) {
             drop(g);
         }
         // Nothing in the injector runs any more: goroutines spawned from

@@ -131,7 +131,9 @@ impl StackPool {
     ) -> Option<GStack> {
         if size == self.default_size {
             if let Some(s) = local.stacks.pop() {
-                return self.guarded(s);
+                // Only stacks a goroutine ran on come back here: guarded.
+                debug_assert!(s.is_guarded());
+                return Some(s);
             }
         }
         if self.spare_len.load(Ordering::Relaxed) > 0 {

@@ -40,7 +40,8 @@
 //! again by default; Go can reunite them by readying on the waker's P, which
 //! only migration allows us). `runnext` itself is never stolen.
 
-use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::Steal;
@@ -87,11 +88,7 @@ impl Core {
         }
         let r = self.remote();
         if r.inbox_len.load(Ordering::Acquire) > 0 {
-            let taken = {
-                let mut inbox = r.inbox.lock().unwrap_or_else(|e| e.into_inner());
-                r.inbox_len.store(0, Ordering::Relaxed);
-                std::mem::take(&mut *inbox)
-            };
+            let taken = take_all(&r.inbox, &r.inbox_len);
             let mut ready = self.ready.borrow_mut();
             for g in taken {
                 self.stamp(&g);
@@ -135,11 +132,7 @@ impl Core {
     fn fire_timers(&self) {
         let r = self.remote();
         if r.incoming_len.load(Ordering::Acquire) > 0 {
-            let incoming = {
-                let mut inc = r.incoming.lock().unwrap_or_else(|e| e.into_inner());
-                r.incoming_len.store(0, Ordering::Relaxed);
-                std::mem::take(&mut *inc)
-            };
+            let incoming = take_all(&r.incoming, &r.incoming_len);
             let mut timers = self.timers.borrow_mut();
             for e in incoming {
                 timers.push(e);
@@ -193,10 +186,6 @@ impl Core {
             if let Some(g) = self.local_work() {
                 self.stop_spinning_found();
                 return Some(g);
-            }
-            if self.shared.shutdown.load(Ordering::Acquire) {
-                self.stop_spinning_found();
-                return None;
             }
             if !self.spinning.get() {
                 self.spinning.set(self.shared.idle.try_start_spinning());
@@ -379,4 +368,12 @@ impl Core {
         }
         self.spinning.set(idle.end_sleep(self.index));
     }
+}
+
+/// Empties one of a worker's locked hand-over lists (`inbox`, `incoming`)
+/// and zeroes its length hint, under the list's lock.
+pub(super) fn take_all<T>(list: &Mutex<Vec<T>>, len: &AtomicUsize) -> Vec<T> {
+    let mut list = list.lock().unwrap_or_else(|e| e.into_inner());
+    len.store(0, Ordering::Relaxed);
+    std::mem::take(&mut *list)
 }
