@@ -38,8 +38,9 @@
 //!   [`KEEP_COMMITTED`] from the top were given back to the OS if the previous
 //!   goroutine used them (`release_deep_pages`).
 //! * A stack a goroutine runs on has its guard page. Stacks are mapped in
-//!   slabs without one and get it when first handed out
-//!   ([`GStack::guarded`]); only never-used spares in a pool lack it.
+//!   slabs and get it with their slab where the kernel takes advice in
+//!   batches ([`GStack::prepare_slab`]), else when first handed out
+//!   ([`GStack::guarded`]); only never-used spares in a pool may lack it.
 //!
 //! Stack overflow detection lives in [`overflow`]; pooling in [`pool`].
 
@@ -96,6 +97,77 @@ static GUARD_INSTALL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8:
 /// false when they use `mprotect` (two mappings per stack).
 pub(crate) fn guard_regions() -> bool {
     GUARD_INSTALL.load(std::sync::atomic::Ordering::Relaxed) == 1
+}
+
+/// `process_madvise`'s target meaning the calling process itself (Linux
+/// 6.15+; `PIDFD_SELF_THREAD_GROUP` in `<linux/pidfd.h>`).
+const PIDFD_SELF: libc::c_int = -10001;
+
+/// Most ranges one `process_madvise` call takes (`UIO_MAXIOV`).
+const MAX_IOV: usize = 1024;
+
+/// Whether `process_madvise(PIDFD_SELF, ..)` takes the advice a slab needs
+/// (Linux 6.15+): 0 unknown, 1 yes, 2 no.
+static BATCH_ADVICE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Gives `advice` for every page `pages` yields, in as few
+/// `process_madvise` calls as `MAX_IOV` allows. Returns how many of the
+/// pages (from the first) were advised: all of them, or fewer when the
+/// kernel lacks batched advice on itself (then nothing is retried here).
+fn advise_pages(pages: impl Iterator<Item = usize>, advice: libc::c_int) -> usize {
+    use std::sync::atomic::Ordering::Relaxed;
+    if BATCH_ADVICE.load(Relaxed) == 2 {
+        return 0;
+    }
+    let mut done = 0;
+    let mut iov: Vec<libc::iovec> = Vec::new();
+    let mut flush = |iov: &mut Vec<libc::iovec>| -> bool {
+        if iov.is_empty() {
+            return true;
+        }
+        // SAFETY: each range is one page of a stack mapping the caller owns
+        // and holds no live frames in; the kernel reads `iov` only during
+        // the call. Guard and populate advice change no contents.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_process_madvise,
+                PIDFD_SELF,
+                iov.as_ptr(),
+                iov.len(),
+                advice,
+                0,
+            )
+        };
+        let ok = rc == (iov.len() * PAGE) as libc::c_long;
+        if ok {
+            BATCH_ADVICE.store(1, Relaxed);
+            done += iov.len();
+        } else if rc < 0 && done == 0 && BATCH_ADVICE.load(Relaxed) == 0 {
+            // ENOSYS, EBADF (no PIDFD_SELF) or EINVAL (advice not allowed):
+            // an older kernel; stacks then take the one-call-each path.
+            BATCH_ADVICE.store(2, Relaxed);
+        }
+        iov.clear();
+        ok
+    };
+    for page in pages {
+        iov.push(libc::iovec {
+            iov_base: page as *mut libc::c_void,
+            iov_len: PAGE,
+        });
+        if iov.len() == MAX_IOV && !flush(&mut iov) {
+            return done;
+        }
+    }
+    flush(&mut iov);
+    done
+}
+
+/// True when slabs get their guard pages in one batch when mapped (see
+/// `GStack::prepare_slab`); false before the first slab or on kernels
+/// without batched advice.
+pub(crate) fn slabs_guarded_in_batches() -> bool {
+    guard_regions() && BATCH_ADVICE.load(std::sync::atomic::Ordering::Relaxed) == 1
 }
 
 /// Makes the page at `addr` (the lowest page of a fresh stack mapping) a
@@ -218,7 +290,42 @@ impl GStack {
             // SAFETY: advice on our own mapping; failure is harmless.
             unsafe { libc::madvise(addr, len * n, libc::MADV_NOHUGEPAGE) };
         }
+        if n > 1 {
+            GStack::prepare_slab(&mut stacks);
+        }
         Ok(stacks)
+    }
+
+    /// Does up front, in two system calls for the whole slab, what each
+    /// stack would otherwise cost one call or fault for later, where the
+    /// kernel takes advice in batches (`process_madvise` on itself, Linux
+    /// 6.15+):
+    ///
+    /// 1. the guard pages (guard regions only: batched `mprotect` does not
+    ///    exist), ~0.35 µs per stack instead of ~0.5 µs one at a time;
+    /// 2. the zero page mapped read-only at each stack's deep-page probe
+    ///    (`release_deep_pages`), ~0.24 µs per stack instead of a ~0.8 µs
+    ///    read fault on the stack's first return to a pool. No memory is
+    ///    committed: the shared zero page is not counted in RSS.
+    ///
+    /// Measured here for a slab of 256 (C, `CLOCK_MONOTONIC`). Elsewhere
+    /// nothing happens, and stacks get their guards when handed out.
+    fn prepare_slab(stacks: &mut [GStack]) {
+        if GUARD_INSTALL.load(std::sync::atomic::Ordering::Relaxed) != 2 {
+            let guarded = advise_pages(stacks.iter().map(GStack::lo), MADV_GUARD_INSTALL);
+            if guarded > 0 {
+                GUARD_INSTALL.store(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            for s in &mut stacks[..guarded] {
+                s.limit |= GUARDED;
+            }
+        }
+        if stacks[0].probe().is_some() {
+            advise_pages(
+                stacks.iter().filter_map(GStack::probe),
+                libc::MADV_POPULATE_READ,
+            );
+        }
     }
 
     /// This stack with its guard page in place (a no-op for a stack that
@@ -313,6 +420,14 @@ impl GStack {
         (self.lo(), self.lo() + PAGE)
     }
 
+    /// The page `release_deep_pages` samples, just below the top
+    /// [`KEEP_COMMITTED`] bytes; `None` for a stack too small to have pages
+    /// below those.
+    fn probe(&self) -> Option<usize> {
+        let keep_floor = self.base - KEEP_COMMITTED;
+        (keep_floor > self.lo() + PAGE).then_some(keep_floor - PAGE)
+    }
+
     /// Returns the pages below the top [`KEEP_COMMITTED`] bytes to the OS when
     /// the last user reached them, so a stack that once grew large costs one
     /// or two pages again once pooled.
@@ -322,12 +437,11 @@ impl GStack {
     /// committed), a page a frame was written to almost surely does not. We
     /// sample one word per 512 bytes of that page.
     pub(crate) fn release_deep_pages(&self) {
+        let Some(probe) = self.probe() else {
+            return;
+        };
         let keep_floor = self.base - KEEP_COMMITTED;
         let usable_lo = self.lo() + PAGE;
-        if keep_floor <= usable_lo {
-            return;
-        }
-        let probe = keep_floor - PAGE;
         let mut touched = false;
         for off in (0..PAGE).step_by(512) {
             // SAFETY: `probe + off` lies inside the usable part of our own
@@ -398,6 +512,25 @@ mod tests {
             std::mem::size_of::<GStack>(),
             2 * std::mem::size_of::<usize>()
         );
+    }
+
+    #[test]
+    fn a_slab_is_guarded_in_one_batch_where_the_kernel_allows() {
+        let stacks = GStack::map_slab(DEFAULT_STACK_SIZE, 8).unwrap();
+        let batched = slabs_guarded_in_batches();
+        if !batched {
+            eprintln!("note: no batched advice on this kernel; slabs are guarded lazily");
+        }
+        assert!(stacks.iter().all(|s| s.is_guarded() == batched));
+        // Guarding again is a no-op for a batched stack and installs the guard
+        // otherwise; either way the stack comes out guarded and usable.
+        for s in stacks {
+            let s = s.guarded().unwrap();
+            assert!(s.is_guarded());
+            // SAFETY: the top word of the usable part of our own stack.
+            unsafe { std::ptr::write_volatile((s.base - 8) as *mut u64, 1) };
+            s.release_deep_pages();
+        }
     }
 
     #[test]
