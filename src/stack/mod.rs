@@ -166,6 +166,7 @@ fn advise_pages(pages: impl Iterator<Item = usize>, advice: libc::c_int) -> usiz
 /// True when slabs get their guard pages in one batch when mapped (see
 /// `GStack::prepare_slab`); false before the first slab or on kernels
 /// without batched advice.
+#[cfg(test)]
 pub(crate) fn slabs_guarded_in_batches() -> bool {
     guard_regions() && BATCH_ADVICE.load(std::sync::atomic::Ordering::Relaxed) == 1
 }
