@@ -284,6 +284,7 @@ pub(crate) fn try_ready_here(g: GRef) -> Result<(), GRef> {
 pub(crate) fn try_ready_local(g: GRef, home: usize) -> Result<(), GRef> {
     match core() {
         Some(core) if core.index == home && std::ptr::eq(core.shared, g.shared) => {
+            g.prefetch_resume();
             core.put_runnext(g);
             Ok(())
         }
