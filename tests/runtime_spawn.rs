@@ -377,6 +377,12 @@ fn stacks_are_pooled_and_reused() {
             for h in hs {
                 h.join().unwrap();
             }
+            // A joined goroutine may not have handed its stack back yet.
+            assert!(
+                wait_until(Duration::from_secs(5), || rt.metrics().stacks_in_use == 0),
+                "{:?}",
+                rt.metrics()
+            );
             rt.metrics().stacks_mapped
         };
         let first = burst(rt);
@@ -389,16 +395,15 @@ fn stacks_are_pooled_and_reused() {
             (2_000..=2_000 + slabs + 64).contains(&first),
             "first burst mapped {first}"
         );
-        // With migration a goroutine's stack returns to the cache of the
-        // worker where it finished, so each worker's cache (64) may hold
-        // stacks the others would have reused.
-        let caches = if support::migrating() {
-            rt.max_procs()
-        } else {
-            1
-        };
+        // Each worker keeps up to 64 stacks in a private cache, and with
+        // migration a goroutine's stack returns to the cache of the worker
+        // where it finished: a worker may find the shared pool empty while
+        // another's cache holds stacks it cannot reach, and then maps a whole
+        // slab (seen once in `models.sh migrate`: 2,288 after 2,032). So the
+        // second burst may map up to a slab per worker; without reuse it
+        // would map ~2,000.
         assert!(
-            second <= first + 64 * caches,
+            second <= first + slabs,
             "second burst mapped {second} after {first}: stacks not reused"
         );
     });
