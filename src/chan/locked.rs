@@ -65,7 +65,7 @@ use std::ptr;
 use std::time::Instant;
 
 use super::channel::{Queue, SPIN_ROUNDS, TryRecv, TrySend, pause, wake};
-use super::context::{self, Context, Entry};
+use super::context::{self, Context, Entry, Owner};
 use super::lock::SpinLock;
 use crate::loom::atomic::{AtomicBool, Ordering};
 use crate::runtime::park::{WaitReason, Waiter};
@@ -147,12 +147,12 @@ impl<T> WaitQueue<'_, T> {
 
     /// Removes the entry of (`cx`, `case`), if there.
     fn remove(&mut self, cx: *const Context, case: usize) {
-        if ptr::eq(self.head.cx, cx) && self.head.case == case {
+        if ptr::eq(self.head.cx, cx) && self.head.case() == case {
             self.pop_front();
         } else if let Some(pos) = self
             .rest
             .iter()
-            .position(|e| ptr::eq(e.cx, cx) && e.case == case)
+            .position(|e| ptr::eq(e.cx, cx) && e.case() == case)
         {
             self.rest.remove(pos);
             *self.more = !self.rest.is_empty();
@@ -188,9 +188,8 @@ unsafe impl<T: Send> Sync for Locked<T> {}
 #[inline]
 fn pop_claim<T>(q: &mut WaitQueue<'_, T>) -> Option<Entry<T>> {
     while let Some(e) = q.pop_front() {
-        // SAFETY: a queued entry's context is live (context invariant 3) and we
-        // hold the lock of the queue that held it (invariant 1).
-        if unsafe { &*e.cx }.try_claim(e.case) {
+        // We hold the lock of the queue that held it (context invariant 1).
+        if e.try_claim() {
             return Some(e);
         }
     }
@@ -211,7 +210,7 @@ fn has_counterpart<T>(q: &WaitQueue<'_, T>, cx: *const Context) -> bool {
 fn fail_all<T>(q: &mut WaitQueue<'_, T>, wake: &mut Vec<Waiter>) {
     while let Some(e) = pop_claim(q) {
         // SAFETY: `pop_claim` claimed `e.cx` under the lock we still hold.
-        wake.push(unsafe { Context::complete(e.cx, e.case) });
+        wake.push(unsafe { e.complete() });
     }
 }
 
@@ -249,7 +248,7 @@ impl<T> State<T> {
             // overwriting without dropping loses nothing.
             unsafe { e.slot.write(Some(value)) };
             // SAFETY: claimed above, lock still held.
-            return TrySend::Sent(Some(unsafe { Context::complete(e.cx, e.case) }));
+            return TrySend::Sent(Some(unsafe { e.complete() }));
         }
         if cap > 0 && self.buf.len() < cap {
             self.buf.push_back(value);
@@ -273,7 +272,7 @@ impl<T> State<T> {
                     self.buf
                         .push_back(v.expect("ferrogo: blocked sender without a value"));
                     // SAFETY: claimed above, lock still held.
-                    woken = Some(unsafe { Context::complete(e.cx, e.case) });
+                    woken = Some(unsafe { e.complete() });
                 }
             }
             return TryRecv::Got(value, woken);
@@ -282,7 +281,7 @@ impl<T> State<T> {
             // SAFETY: claimed, live, lock held (context invariants 2, 3).
             let v = unsafe { (*e.slot).take() };
             // SAFETY: claimed above, lock still held.
-            let w = unsafe { Context::complete(e.cx, e.case) };
+            let w = unsafe { e.complete() };
             return TryRecv::Got(v.expect("ferrogo: blocked sender without a value"), Some(w));
         }
         if self.closed {
@@ -398,7 +397,7 @@ impl<T> Locked<T> {
         st.queue(Queue::Send).push_back(Entry {
             cx: &cx,
             slot: &raw mut slot,
-            case: 0,
+            owner: Owner::single(&cx),
         });
         drop(st);
         let completed = self.wait(&cx, Queue::Send, WaitReason::ChanSend, deadline);
@@ -438,7 +437,7 @@ impl<T> Locked<T> {
         st.queue(Queue::Recv).push_back(Entry {
             cx: &cx,
             slot: &raw mut slot,
-            case: 0,
+            owner: Owner::single(&cx),
         });
         drop(st);
         let completed = self.wait(&cx, Queue::Recv, WaitReason::ChanRecv, deadline);
@@ -543,7 +542,11 @@ impl<T> Locked<T> {
             }
         };
         if !ready {
-            st.queue(which).push_back(Entry { cx, slot, case });
+            st.queue(which).push_back(Entry {
+                cx,
+                slot,
+                owner: Owner::case_of(case),
+            });
         }
         ready
     }

@@ -241,6 +241,14 @@ impl WaiterRef {
         }
     }
 
+    /// The goroutine's record (`None` for a thread), without a reference.
+    pub(crate) fn record(&self) -> Option<NonNull<Header>> {
+        match self {
+            WaiterRef::G(p) => Some(*p),
+            WaiterRef::Thread(..) => None,
+        }
+    }
+
     /// Same numbering as [`Waiter::id`].
     pub(crate) fn id(&self) -> u64 {
         match self {
