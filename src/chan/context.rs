@@ -58,7 +58,8 @@
 //! publish `COMPLETE(0)`. In a long pipeline that context is the first line
 //! of the blocked partner's stack each hand-off touches, a cache miss; a
 //! load stalls on it, stores do not (cachegrind, `sieve 3000` with a 2 MiB
-//! last-level cache: one read miss per hand-off fewer).
+//! last-level cache: one read miss per hand-off fewer; timed, thread-ring
+//! −7%, BENCHMARKS.md).
 //!
 //! The `Release` store of `COMPLETE(i)` pairs with the owner's `Acquire` load
 //! in [`Context::completed`]: the value written through `slot` is visible to
@@ -69,11 +70,10 @@
 //! goroutines many contexts are parked on one thread at once, so the cache
 //! misses exactly when it matters; the stack location is free and lives as
 //! long as the operation.
+use std::ptr::NonNull;
 use std::time::Instant;
 
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use std::ptr::NonNull;
-
 use crate::runtime::g::GRef;
 use crate::runtime::park::{self, WaitReason, Waiter, WaiterRef};
 use crate::runtime::record::Header;

@@ -99,15 +99,16 @@ pub(crate) fn guard_regions() -> bool {
     GUARD_INSTALL.load(std::sync::atomic::Ordering::Relaxed) == 1
 }
 
-/// `process_madvise`'s target meaning the calling process itself (Linux
-/// 6.15+; `PIDFD_SELF_THREAD_GROUP` in `<linux/pidfd.h>`).
+/// `process_madvise`'s target meaning the calling process itself
+/// (`PIDFD_SELF_THREAD_GROUP` in `<linux/pidfd.h>`, recent kernels; older
+/// ones answer `EBADF`).
 const PIDFD_SELF: libc::c_int = -10001;
 
 /// Most ranges one `process_madvise` call takes (`UIO_MAXIOV`).
 const MAX_IOV: usize = 1024;
 
 /// Whether `process_madvise(PIDFD_SELF, ..)` takes the advice a slab needs
-/// (Linux 6.15+): 0 unknown, 1 yes, 2 no.
+/// (recent kernels, 6.18 here): 0 unknown, 1 yes, 2 no.
 static BATCH_ADVICE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// Gives `advice` for every page `pages` yields, in as few
@@ -299,8 +300,8 @@ impl GStack {
 
     /// Does up front, in two system calls for the whole slab, what each
     /// stack would otherwise cost one call or fault for later, where the
-    /// kernel takes advice in batches (`process_madvise` on itself, Linux
-    /// 6.15+):
+    /// kernel takes advice in batches (`process_madvise` on the process
+    /// itself, which recent kernels allow for any advice; 6.18 here):
     ///
     /// 1. the guard pages (guard regions only: batched `mprotect` does not
     ///    exist), ~0.35 µs per stack instead of ~0.5 µs one at a time;
