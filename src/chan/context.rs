@@ -362,3 +362,46 @@ impl Owner {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_words_keep_cases_and_records_apart() {
+        for case in [0, 1, 2, 63, 1 << 20] {
+            let o = Owner::case_of(case);
+            assert_eq!(o.case(), case);
+            assert!(o.record().is_none());
+        }
+        // A record address (records are at least 16-aligned).
+        let g = NonNull::<Header>::dangling();
+        assert_eq!(g.as_ptr() as usize % 2, 0);
+        let o = Owner(g.as_ptr() as usize);
+        assert_eq!(o.record(), Some(g));
+        assert_eq!(o.case(), 0, "a single operation is case 0");
+        // A plain thread's single operation names no record: the
+        // counterpart reads its context as before.
+        let cx = Context::new();
+        let o = Owner::single(&cx);
+        assert!(o.record().is_none());
+        assert_eq!(o.case(), 0);
+        let e = Entry::<u8> {
+            cx: &cx,
+            slot: std::ptr::null_mut(),
+            owner: o,
+        };
+        assert!(e.try_claim(), "a waiting context is claimable");
+    }
+
+    #[test]
+    fn a_goroutines_single_operation_carries_its_record() {
+        let rt = crate::Runtime::builder().max_procs(1).build().unwrap();
+        rt.run(|| {
+            let cx = Context::new();
+            let o = Owner::single(&cx);
+            assert_eq!(o.record(), cx.waiter.record());
+            assert!(o.record().is_some());
+        });
+    }
+}
