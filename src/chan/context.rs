@@ -74,7 +74,6 @@ use std::ptr::NonNull;
 use std::time::Instant;
 
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::runtime::g::GRef;
 use crate::runtime::park::{self, WaitReason, Waiter, WaiterRef};
 use crate::runtime::record::Header;
 
@@ -296,9 +295,10 @@ impl<T> Entry<T> {
         match self.owner.record() {
             Some(g) => {
                 // SAFETY: the owner is blocked until it sees the store below
-                // (invariant 3 and the claim), so its record is alive; we
-                // take one more reference for the wake.
-                let waiter = Waiter::G(unsafe { GRef::clone_raw(g) });
+                // (invariant 3 and the claim), so its record is alive; the
+                // caller wakes the waiter right after unlocking, before its
+                // thread switches (every flavor's completion path).
+                let waiter = unsafe { Waiter::local(g) };
                 // SAFETY: the context is live until the store (as above).
                 let cx = unsafe { &*self.cx };
                 debug_assert!(cx.single && cx.is_waiting());

@@ -291,6 +291,19 @@ impl GRef {
         this.ptr
     }
 
+    /// Takes over a reference to the record at `p` that its holder gave up
+    /// with `mem::forget` (a parked goroutine's: see "Who owns a parked
+    /// goroutine's reference" in `park.rs`); no count changes.
+    ///
+    /// # Safety
+    ///
+    /// Exactly one forgotten reference to the record exists for this call to
+    /// take over, and nothing else takes it.
+    #[inline]
+    pub(crate) unsafe fn adopt(p: NonNull<Header>) -> GRef {
+        GRef { ptr: p }
+    }
+
     /// A new reference to the record at `p`.
     ///
     /// # Safety

@@ -279,6 +279,21 @@ pub(crate) fn try_ready_here(g: GRef) -> Result<(), GRef> {
     }
 }
 
+/// True if this thread is `g`'s home worker, in a runtime without
+/// migration: then `g` does not run while this thread runs other code (see
+/// `Waiter::Local`).
+#[inline]
+pub(crate) fn is_home_without_migration(g: &G) -> bool {
+    match core() {
+        Some(core) => {
+            !core.migrate
+                && core.index == g.home.load(Ordering::Relaxed)
+                && std::ptr::eq(core.shared, g.shared)
+        }
+        None => false,
+    }
+}
+
 /// Readies started goroutine `g` locally if this thread is its home worker
 /// (it goes to `runnext`); otherwise hands it back.
 pub(crate) fn try_ready_local(g: GRef, home: usize) -> Result<(), GRef> {
@@ -499,6 +514,10 @@ impl Core {
                     ) {
                         Ok(_) => {
                             self.new_slice();
+                            // The PARKED state owns our reference now; the
+                            // waker that wins PARKED→RUNNING adopts it
+                            // (park.rs, "Who owns a parked goroutine's reference").
+                            std::mem::forget(g);
                             return;
                         }
                         Err(_) => {
@@ -717,6 +736,15 @@ impl Core {
                 .drain()
         };
         for g in started {
+            // A goroutine still parked owns a reference in its PARKED state
+            // (park.rs): take it back. After the barrier (or by default, on
+            // its only thread) no waker runs any more.
+            if g.state.load(Ordering::Acquire) == PARKED {
+                g.state.store(RUNNING, Ordering::Relaxed);
+                // SAFETY: PARKED owned exactly one forgotten reference, and
+                // no waker can adopt it now.
+                drop(unsafe { GRef::adopt(GRef::as_raw(&g)) });
+            }
             g.unwinding.set(true);
             self.current.set(&g);
             overflow::set_running(GRef::as_ptr(&g));
