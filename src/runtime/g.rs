@@ -36,8 +36,10 @@
 //!
 //! `RUNNING` (not parked: running, or queued to run), `NOTIFIED` (a wake
 //! arrived while not parked: the next park returns at once), `PARKED`
-//! (switched out and in no queue: only a wake brings it back). The protocol
-//! is in `park.rs`.
+//! (switched out and in no queue: only a wake brings it back; the state
+//! itself owns one reference, the one the parking worker held, and the
+//! waker that wins `PARKED→RUNNING` adopts it). The protocol is in
+//! `park.rs`.
 
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
