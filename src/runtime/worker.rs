@@ -92,6 +92,8 @@ pub(crate) struct Core {
     runnext: Cell<Option<GRef>>,
     /// Started goroutines ready to run again, oldest first.
     ready: RefCell<VecDeque<GRef>>,
+    /// An empty buffer traded for the inbox's when draining it (`find::swap_all`).
+    inbox_spare: RefCell<Vec<GRef>>,
     /// An unstarted goroutine taken from the deque but not yet run (lost the
     /// fairness comparison to `ready`); runs before the deque's others.
     fresh_peek: Cell<Option<GRef>>,
@@ -132,6 +134,7 @@ pub(crate) fn run_worker(shared: &'static Shared, index: usize, deque: Worker<GR
         deque,
         runnext: Cell::new(None),
         ready: RefCell::new(VecDeque::new()),
+        inbox_spare: RefCell::new(Vec::new()),
         fresh_peek: Cell::new(None),
         starved: RefCell::new(VecDeque::new()),
         stacks: RefCell::new(LocalPool::default()),
