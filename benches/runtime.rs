@@ -69,9 +69,43 @@ fn yield_pingpong(c: &mut Criterion) {
     }
 }
 
+/// Ping-pong through two channels of capacity `cap`: 0 is a rendezvous;
+/// 1 is a buffered channel whose blocked side must not spin while its
+/// counterpart can only run on its own worker (`chan::channel::spin_again`).
+fn chan_pingpong(c: &mut Criterion) {
+    for cap in [0, 1] {
+        let rt = ferrogo::Runtime::builder().max_procs(1).build().unwrap();
+        c.bench_function(
+            &format!("channel ping-pong (capacity {cap}, 1 worker), per round trip"),
+            |b| {
+                b.iter_custom(|iters| {
+                    rt.run(move || {
+                        let (ptx, prx) = ferrogo::chan::<u64>(cap);
+                        let (qtx, qrx) = ferrogo::chan::<u64>(cap);
+                        let echo = ferrogo::go(move || {
+                            while let Some(v) = prx.recv() {
+                                qtx.send(v).unwrap();
+                            }
+                        });
+                        let t = Instant::now();
+                        for i in 0..iters {
+                            ptx.send(i).unwrap();
+                            qrx.recv().unwrap();
+                        }
+                        let d = t.elapsed();
+                        ptx.close();
+                        echo.join().unwrap();
+                        d
+                    })
+                })
+            },
+        );
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = raw_switch, spawn_join, yield_pingpong
+    targets = raw_switch, spawn_join, yield_pingpong, chan_pingpong
 }
 criterion_main!(benches);

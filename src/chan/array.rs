@@ -42,7 +42,7 @@ use std::mem;
 use std::ptr;
 use std::time::Instant;
 
-use super::channel::{Queue, SPIN_ROUNDS, TryRecv, TrySend, pause};
+use super::channel::{Queue, TryRecv, TrySend, pause, spin_again};
 use super::context::{self, Context};
 use super::lock::SpinLock;
 use super::ring::{Pop, Push, Ring};
@@ -254,7 +254,7 @@ impl<T> Array<T> {
                 TrySend::Closed(v) => return Err((v, false)),
                 TrySend::Full(v) => v,
             };
-            if spins < SPIN_ROUNDS {
+            if spin_again(spins) {
                 pause(&mut spins);
                 continue;
             }
@@ -277,7 +277,7 @@ impl<T> Array<T> {
                 TryRecv::Closed => return Err(false),
                 TryRecv::Empty => {}
             }
-            if spins < SPIN_ROUNDS {
+            if spin_again(spins) {
                 pause(&mut spins);
                 continue;
             }

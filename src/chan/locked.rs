@@ -64,7 +64,7 @@ use std::mem;
 use std::ptr;
 use std::time::Instant;
 
-use super::channel::{Queue, SPIN_ROUNDS, TryRecv, TrySend, pause, wake};
+use super::channel::{Queue, TryRecv, TrySend, pause, spin_again, wake};
 use super::context::{self, Context, Entry, Owner};
 use super::lock::SpinLock;
 use crate::loom::atomic::{AtomicBool, Ordering};
@@ -383,7 +383,7 @@ impl<T> Locked<T> {
                 TrySend::Closed(v) => return Err((v, false)),
                 TrySend::Full(v) => v,
             };
-            if self.rendezvous || spins >= SPIN_ROUNDS {
+            if self.rendezvous || !spin_again(spins) {
                 break st;
             }
             drop(st);
@@ -423,7 +423,7 @@ impl<T> Locked<T> {
                 TryRecv::Closed => return Err(false),
                 TryRecv::Empty => {}
             }
-            if self.rendezvous || spins >= SPIN_ROUNDS {
+            if self.rendezvous || !spin_again(spins) {
                 break st;
             }
             drop(st);

@@ -282,6 +282,22 @@ pub(crate) fn try_ready_here(g: GRef) -> Result<(), GRef> {
     }
 }
 
+/// True unless this thread is a worker of a runtime whose other workers are
+/// all idle (none running a goroutine): then nothing of that runtime can
+/// make progress until this thread switches (see `chan::channel::spin_again`).
+#[inline]
+pub(crate) fn others_running() -> bool {
+    match core() {
+        Some(core) => core
+            .shared
+            .remotes
+            .iter()
+            .enumerate()
+            .any(|(i, r)| i != core.index && r.busy.load(Ordering::Relaxed)),
+        None => true,
+    }
+}
+
 /// True if this thread is `g`'s home worker, in a runtime without
 /// migration: then `g` does not run while this thread runs other code (see
 /// `Waiter::Local`).
