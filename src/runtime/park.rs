@@ -49,9 +49,9 @@
 //! one waker that wins `PARKED→RUNNING` adopts that reference and queues the
 //! goroutine with it. So a wake by a waker that holds no reference of its own
 //! costs no reference-count operation, where it used to cost two (the
-//! waker's increment, the worker's decrement after the next park): with
-//! both, unbuf 192–197 → 171–175 ns per round trip and ring 79–80 → 67–70
-//! ns per hop in an experiment (BENCHMARKS.md). A waker that does hold one
+//! waker's increment, the worker's decrement after the next park): unbuf
+//! 190 → 170 ns per round trip, ring 84 → 66 ns per hop, sieve 2.27 → 2.06 s
+//! (interleaved runs, BENCHMARKS.md). A waker that does hold one
 //! (a timer entry, a sync primitive's `Waiter`) queues the goroutine with
 //! its own and drops the adopted one: the same two operations as before.
 //! Shutdown adopts the reference of every goroutine still parked.
