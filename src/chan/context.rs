@@ -289,7 +289,10 @@ impl<T> Entry<T> {
     ///
     /// As for [`Context::complete`]: the caller claimed the entry with
     /// [`Entry::try_claim`] and still holds the lock under which it did; the
-    /// context may dangle after this call.
+    /// context may dangle after this call. And the caller wakes the returned
+    /// waiter right after releasing that lock, before its thread runs
+    /// anything else: it may be a [`Waiter::Local`], which holds no
+    /// reference (see [`Waiter::local`]).
     #[inline]
     pub(crate) unsafe fn complete(&self) -> Waiter {
         match self.owner.record() {
@@ -297,7 +300,7 @@ impl<T> Entry<T> {
                 // SAFETY: the owner is blocked until it sees the store below
                 // (invariant 3 and the claim), so its record is alive; the
                 // caller wakes the waiter right after unlocking, before its
-                // thread switches (every flavor's completion path).
+                // thread switches (this fn's contract).
                 let waiter = unsafe { Waiter::local(g) };
                 // SAFETY: the context is live until the store (as above).
                 let cx = unsafe { &*self.cx };

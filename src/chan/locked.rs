@@ -209,7 +209,8 @@ fn has_counterpart<T>(q: &WaitQueue<'_, T>, cx: *const Context) -> bool {
 /// receivers see `None`, senders keep their value (their send failed).
 fn fail_all<T>(q: &mut WaitQueue<'_, T>, wake: &mut Vec<Waiter>) {
     while let Some(e) = pop_claim(q) {
-        // SAFETY: `pop_claim` claimed `e.cx` under the lock we still hold.
+        // SAFETY: `pop_claim` claimed `e.cx` under the lock we still hold;
+        // every caller wakes `wake` right after unlocking.
         wake.push(unsafe { e.complete() });
     }
 }
@@ -247,7 +248,8 @@ impl<T> State<T> {
             // is live (context invariants 2, 3); the slot holds `None`, so
             // overwriting without dropping loses nothing.
             unsafe { e.slot.write(Some(value)) };
-            // SAFETY: claimed above, lock still held.
+            // SAFETY: claimed above, lock still held; the callers of
+            // `try_send` wake the waiter right after unlocking.
             return TrySend::Sent(Some(unsafe { e.complete() }));
         }
         if cap > 0 && self.buf.len() < cap {
@@ -271,7 +273,8 @@ impl<T> State<T> {
                     let v = unsafe { (*e.slot).take() };
                     self.buf
                         .push_back(v.expect("ferrogo: blocked sender without a value"));
-                    // SAFETY: claimed above, lock still held.
+                    // SAFETY: claimed above, lock still held; the callers of
+                    // `try_recv` wake the waiter right after unlocking.
                     woken = Some(unsafe { e.complete() });
                 }
             }
@@ -280,7 +283,8 @@ impl<T> State<T> {
         if let Some(e) = pop_claim(&mut self.queue(Queue::Send)) {
             // SAFETY: claimed, live, lock held (context invariants 2, 3).
             let v = unsafe { (*e.slot).take() };
-            // SAFETY: claimed above, lock still held.
+            // SAFETY: claimed above, lock still held; woken by the callers
+            // of `try_recv` right after unlocking.
             let w = unsafe { e.complete() };
             return TryRecv::Got(v.expect("ferrogo: blocked sender without a value"), Some(w));
         }

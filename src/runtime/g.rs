@@ -277,24 +277,6 @@ impl G {
         self.yielder.set(y);
     }
 
-    /// Switches from this (running) goroutine back to its worker.
-    ///
-    /// # Safety
-    ///
-    /// Must be called by the goroutine itself, on its own stack (so the
-    /// yielder it recorded is the live one).
-    #[inline(always)]
-    pub(crate) unsafe fn switch_out(&self, why: Switch) {
-        let y = self.yielder.get();
-        debug_assert!(!y.is_null());
-        self.park_sp.store(stack_pointer(), Ordering::Relaxed);
-        // SAFETY: the yielder lives at the root of this goroutine's stack,
-        // which we are running on, so it outlives this call.
-        unsafe { (*y).suspend(why) };
-    }
-}
-
-impl G {
     /// Starts loading the stack lines this parked goroutine's resume will
     /// touch, for a caller that is about to make it run next (a local wake
     /// into `runnext`): the lines around its saved stack pointer (the
@@ -324,6 +306,22 @@ impl G {
             prefetch(first.wrapping_add(i * CACHE_LINE));
         }
         prefetch(self.yielder.get() as usize);
+    }
+
+    /// Switches from this (running) goroutine back to its worker.
+    ///
+    /// # Safety
+    ///
+    /// Must be called by the goroutine itself, on its own stack (so the
+    /// yielder it recorded is the live one).
+    #[inline(always)]
+    pub(crate) unsafe fn switch_out(&self, why: Switch) {
+        let y = self.yielder.get();
+        debug_assert!(!y.is_null());
+        self.park_sp.store(stack_pointer(), Ordering::Relaxed);
+        // SAFETY: the yielder lives at the root of this goroutine's stack,
+        // which we are running on, so it outlives this call.
+        unsafe { (*y).suspend(why) };
     }
 }
 
