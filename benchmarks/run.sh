@@ -146,6 +146,25 @@ for w in "${SEL[@]}"; do
   done
 done
 
+# ------------------------------------------------------- derived sleep rows
+# A sleep run reports wall ms as its value and, in its extra field, its peak RSS and the
+# peak number of goroutines asleep at once. Two rows per sleep size come from those:
+# `-rss` (peak RSS above the baseline, MiB) and `-rss/asleep` (that RSS divided by the peak
+# asleep: what one sleeping goroutine costs, whatever the start rate; see BENCHMARKS.md).
+ORDER=()
+for w in "${SEL[@]}"; do
+  ORDER+=("$w")
+  case "$w" in sleep-*) ORDER+=("$w-rss" "$w-rss/asleep") ;; esac
+done
+awk -F'\t' -v OFS='\t' '$1 ~ /^sleep-/ && $4 == "ok" {
+    rss = ""; per = ""
+    if (match($6, /peak_rss_delta=[0-9]+/)) rss = substr($6, RSTART + 15, RLENGTH - 15)
+    if (match($6, /kib_per_asleep=[0-9.]+/)) per = substr($6, RSTART + 15, RLENGTH - 15)
+    if (rss != "") print $1 "-rss", $2, $3, "ok", rss, "derived"
+    if (per != "" && per + 0 > 0) print $1 "-rss/asleep", $2, $3, "ok", per, "derived"
+  }' "$RES" > "$RES.derived"
+cat "$RES.derived" >> "$RES"; rm -f "$RES.derived"
+
 # ---------------------------------------------------------------- table
 {
   echo "# ferrogo peer benchmarks"
@@ -157,10 +176,11 @@ done
   echo
   echo "Cell: figure (ratio to Go = peer/Go; **lower is better** for every row; <1 beats Go). † = run at a different size than Go (see details); per-op figures still compare, sieve (ms total) does not."
   echo
-  awk -F'\t' -v peers="$PEERS" -v order="${SEL[*]}" '
+  awk -F'\t' -v peers="$PEERS" -v order="${ORDER[*]}" '
     function unit(w) {
       if (w=="spawn") return "ns/goroutine"; if (w=="skynet") return "ns/leaf"; if (w=="yield") return "ns/yield";
-            if (w ~ /^parked/) return "KiB/goroutine"; if (w=="unbuf") return "ns/round trip"; if (w ~ /^sleep/) return "ms wall";
+            if (w ~ /^parked/) return "KiB/goroutine"; if (w=="unbuf") return "ns/round trip";
+      if (w ~ /^sleep.*-rss\/asleep$/) return "KiB RSS/sleeping goroutine"; if (w ~ /^sleep.*-rss$/) return "MiB peak RSS"; if (w ~ /^sleep/) return "ms wall";
       if (w=="ring") return "ns/hop"; if (w=="sieve") return "ms total"; if (w=="mutex") return "ns/op"; return "ns/msg"
     }
     { k=$1 SUBSEP $2; st[k]=$4; val[k]=$5; sz[k]=$3 }
@@ -189,7 +209,7 @@ done
   echo "## Details (size, status, program output)"
   echo
   echo '```'
-  awk -F'\t' '{ printf "%-12s %-8s n=%-9s %-6s %10s  %s\n", $1, $2, $3, ($4=="ok"?"ok":""), $5, ($4=="ok"?$6:$4) }' "$RES"
+  awk -F'\t' '{ printf "%-20s %-8s n=%-9s %-6s %10s  %s\n", $1, $2, $3, ($4=="ok"?"ok":""), $5, ($4=="ok"?$6:$4) }' "$RES"
   echo '```'
 } > "$OUT/latest.md"
 echo >&2

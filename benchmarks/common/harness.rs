@@ -50,6 +50,14 @@ pub fn hwm() -> String {
     format!("hwm={}MiB", proc_kib("VmHWM") / 1024)
 }
 
+/// The sleep workloads' extra field: wall, peak RSS above the baseline, the peak number of
+/// goroutines/tasks asleep at once (sampled during the run), and RSS per sleeping one
+/// (run.sh turns these into the table's `sleep-*-rss` and `sleep-*-rss/asleep` rows).
+pub fn sleep_extra(n: u64, wall_ms: u128, rss_kib: i64, peak_asleep: u64) -> String {
+    let per = if peak_asleep > 0 { rss_kib as f64 / peak_asleep as f64 } else { 0.0 };
+    format!("n={n} wall_ms={wall_ms} peak_rss_delta={}MiB peak_asleep={peak_asleep} kib_per_asleep={per:.2}", rss_kib / 1024)
+}
+
 pub fn ns_per(d: Duration, n: u64) -> f64 {
     d.as_nanos() as f64 / n as f64
 }

@@ -157,19 +157,49 @@ func parked(n int) {
 	emit("parked", float64(after-before)/float64(n), fmt.Sprintf("n=%d rss_delta=%dMiB spawn+park=%.0fns", n, (after-before)/1024, spawnNs))
 }
 
-// 11. sleep: n goroutines each sleeping 1 s at once; wall time and peak RSS.
+// 11. sleep: n goroutines each sleeping 1 s at once; wall time, peak RSS, and the peak
+// number of goroutines asleep at once (each counts itself in and out; a goroutine samples
+// the count every 5 ms, as in every peer), so that RSS per sleeping goroutine compares
+// whatever the start rate.
 func sleepW(n int) {
 	base := procKiB("VmRSS")
+	var asleep atomic.Int64
+	stop, peakc := make(chan struct{}), make(chan int64)
+	go func() {
+		peak := int64(0)
+		for {
+			if n := asleep.Load(); n > peak {
+				peak = n
+			}
+			select {
+			case <-stop:
+				peakc <- peak
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	t := time.Now()
 	for i := 0; i < n; i++ {
 		wg.Add(1)
-		go func() { time.Sleep(time.Second); wg.Done() }()
+		go func() {
+			asleep.Add(1)
+			time.Sleep(time.Second)
+			asleep.Add(-1)
+			wg.Done()
+		}()
 	}
 	wg.Wait()
 	el := time.Since(t)
 	peak := procKiB("VmHWM")
-	emit("sleep", float64(el.Milliseconds()), fmt.Sprintf("n=%d wall_ms=%d peak_rss_delta=%dMiB", n, el.Milliseconds(), (peak-base)/1024))
+	close(stop)
+	live := <-peakc
+	perLive := 0.0
+	if live > 0 {
+		perLive = float64(peak-base) / float64(live)
+	}
+	emit("sleep", float64(el.Milliseconds()), fmt.Sprintf("n=%d wall_ms=%d peak_rss_delta=%dMiB peak_asleep=%d kib_per_asleep=%.2f", n, el.Milliseconds(), (peak-base)/1024, live, perLive))
 }
 
 // 5. unbuffered ping-pong
@@ -408,7 +438,7 @@ func main() {
 		ring(n)
 	case "sieve":
 		sieve(n)
-		case "sleep":
+	case "sleep":
 		sleepW(n)
 	case "mutex":
 		// size = total ops; 1000 goroutines

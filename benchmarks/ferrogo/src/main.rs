@@ -257,24 +257,44 @@ fn select_(n: u64) {
     emit("select", peer(), ns_per(d, total), &format!("msgs={total} producers=4 cap=1024"));
 }
 
-/// n goroutines each sleeping 1 s at once; wall time and peak RSS.
+/// n goroutines each sleeping 1 s at once; wall time, peak RSS, and the peak number of
+/// goroutines asleep at once (each counts itself in and out; a goroutine samples the count
+/// every 5 ms, as in every peer), so that RSS per sleeping goroutine compares whatever the
+/// start rate.
 fn sleep_(n: u64) {
     let base = proc_kib("VmRSS");
+    let asleep = Arc::new(AtomicU64::new(0));
+    let (stop_tx, stop_rx) = chan::<()>(0);
+    let a = asleep.clone();
+    let sampler = go(move || {
+        let mut peak = 0;
+        loop {
+            peak = peak.max(a.load(Relaxed));
+            ferrogo::select! {
+                recv(stop_rx) -> _ => return peak,
+                recv(ferrogo::time::after(std::time::Duration::from_millis(5))) -> _ => {},
+            }
+        }
+    });
     let t = Instant::now();
     let hs: Vec<_> = (0..n)
-        .map(|_| go(|| ferrogo::time::sleep(std::time::Duration::from_secs(1))))
+        .map(|_| {
+            let a = asleep.clone();
+            go(move || {
+                a.fetch_add(1, Relaxed);
+                ferrogo::time::sleep(std::time::Duration::from_secs(1));
+                a.fetch_sub(1, Relaxed);
+            })
+        })
         .collect();
     for h in hs {
         h.join().unwrap();
     }
     let el = t.elapsed();
     let peak = proc_kib("VmHWM");
-    emit(
-        "sleep",
-        peer(),
-        el.as_millis() as f64,
-        &format!("n={n} wall_ms={} peak_rss_delta={}MiB", el.as_millis(), (peak - base) / 1024),
-    );
+    drop(stop_tx);
+    let live = sampler.join().unwrap();
+    emit("sleep", peer(), el.as_millis() as f64, &sleep_extra(n, el.as_millis(), peak - base, live));
 }
 
 fn ring(n: u64) {

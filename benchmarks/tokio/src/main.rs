@@ -127,16 +127,39 @@ async fn yield_(n: u64) {
 /// n tasks each sleeping 1 s at once; wall time and peak RSS.
 async fn sleep_(n: u64) {
     let base = proc_kib("VmRSS");
+    // Peak tasks asleep at once: each counts itself in and out, a task samples every 5 ms.
+    let asleep = Arc::new(AtomicU64::new(0));
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let a = asleep.clone();
+    let sampler = tokio::spawn(async move {
+        let mut peak = 0;
+        loop {
+            peak = peak.max(a.load(SeqCst));
+            tokio::select! {
+                _ = &mut stop_rx => return peak,
+                _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+            }
+        }
+    });
     let t = Instant::now();
     let hs: Vec<_> = (0..n)
-        .map(|_| tokio::spawn(async { tokio::time::sleep(Duration::from_secs(1)).await }))
+        .map(|_| {
+            let a = asleep.clone();
+            tokio::spawn(async move {
+                a.fetch_add(1, SeqCst);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                a.fetch_sub(1, SeqCst);
+            })
+        })
         .collect();
     for h in hs {
         h.await.unwrap();
     }
     let el = t.elapsed();
     let peak = proc_kib("VmHWM");
-    emit("sleep", PEER, el.as_millis() as f64, &format!("n={n} wall_ms={} peak_rss_delta={}MiB", el.as_millis(), (peak - base) / 1024));
+    let _ = stop_tx.send(());
+    let live = sampler.await.unwrap();
+    emit("sleep", PEER, el.as_millis() as f64, &sleep_extra(n, el.as_millis(), peak - base, live));
 }
 
 async fn parked(n: u64) {
