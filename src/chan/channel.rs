@@ -5,7 +5,7 @@
 //! `Chan<T>` is shared (`Arc`) by every `Sender`/`Receiver`. It counts the
 //! handles and forwards each operation to its flavor, chosen once at
 //! creation (crossbeam-channel's layout: the flavors share one method set, so
-//! `mod.rs` and `select.rs` never look inside):
+//! `mod.rs` and `select/` never look inside):
 //!
 //! * [`Array`] — buffered channels: a lock-free ring for the values, locked
 //!   lists only for blocked operations; a woken operation retries.

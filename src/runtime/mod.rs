@@ -10,8 +10,9 @@
 //! | `park.rs` | park/ready: the one blocking primitive, `WaitReason` |
 //! | `threads.rs` | plain OS threads as waiters; thread accounting |
 //! | `scheduler.rs` | shared scheduler state, placement of goroutines |
-//! | `worker.rs` | a worker thread: its `Core`, running goroutines, shutdown |
+//! | `worker.rs` | a worker thread: its `Core`, starting, running and finishing goroutines |
 //! | `worker/find.rs` | how a worker finds work: pick order, stealing, spinning, sleeping |
+//! | `worker/shutdown.rs` | a worker's shutdown: unwinding its goroutines, dropping what is queued |
 //! | `idle.rs` | the idle/spinning protocol (loom-checked) |
 //! | `timer.rs` | per-worker timer heap for `park_until` |
 //! | `sysmon.rs` | the monitor thread: preemption requests, deadlock checks, stack scavenging |
