@@ -47,7 +47,7 @@ pub fn goroutines() -> Vec<GoroutineInfo> {
         .collect();
     if let Some(me) = crate::runtime::worker::current_gref() {
         if !out.iter().any(|g| g.id == me.id()) {
-            let w = me.home.load(Ordering::Relaxed);
+            let w = me.home();
             out.push(info(w, &me));
             out.sort_by_key(|g| g.id);
         }
@@ -62,10 +62,7 @@ pub(crate) fn snapshot(shared: &Shared) -> Vec<(usize, GRef)> {
     let mut out = Vec::new();
     for r in shared.remotes.iter() {
         let reg = r.registry.lock().unwrap_or_else(|e| e.into_inner());
-        out.extend(
-            reg.iter()
-                .map(|g| (g.home.load(Ordering::Relaxed), g.clone())),
-        );
+        out.extend(reg.iter().map(|g| (g.home(), g.clone())));
     }
     out.sort_by_key(|(_, g)| g.id());
     out

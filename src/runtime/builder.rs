@@ -479,7 +479,7 @@ fn current_or_global() -> &'static Shared {
 /// the goroutine, its body and its result slot.
 pub(crate) fn spawn_in<F, T>(
     shared: &'static Shared,
-    name: Option<Arc<str>>,
+    name: Option<Arc<String>>,
     stack_size: usize,
     f: F,
 ) -> JoinHandle<T>
@@ -555,7 +555,7 @@ where
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Builder {
-    name: Option<Arc<str>>,
+    name: Option<Arc<String>>,
     stack_size: Option<usize>,
 }
 
@@ -579,7 +579,7 @@ impl Builder {
     /// # h.join().unwrap();
     /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
-        self.name = Some(Arc::from(name.into()));
+        self.name = Some(Arc::new(name.into()));
         self
     }
 

@@ -44,7 +44,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 use corosensei::{Coroutine, Yielder};
 
@@ -79,7 +79,7 @@ pub(crate) const NOTIFIED: u8 = 1;
 pub(crate) const PARKED: u8 = 2;
 
 /// `home` before the goroutine has started.
-pub(crate) const NO_HOME: usize = usize::MAX;
+pub(crate) const NO_HOME: usize = u32::MAX as usize;
 
 /// `G::reg` before the goroutine is entered in a registry.
 const UNREGISTERED: (u32, u32) = (u32::MAX, u32::MAX);
@@ -97,8 +97,16 @@ pub(crate) struct G {
     /// Index of the worker whose thread runs it; `NO_HOME` until it starts.
     /// Written by the worker that starts it and, with migration, by a
     /// worker adopting it, always before that worker resumes it; read by
-    /// wakers and by reports.
-    pub(crate) home: AtomicUsize,
+    /// wakers and by reports. A `u32` (worker counts are small), paired with
+    /// `park_gen` in one word, keeps the record in the 192-byte class.
+    home: AtomicU32,
+    /// Incremented (wrapping) each time a park returns, so a timer armed for
+    /// an earlier park cannot wake a later one. Written only by the goroutine
+    /// itself; read by the worker whose timer heap holds its park deadline,
+    /// which with migration may be another thread than the one running it
+    /// (hence atomic; relaxed: a stale read only causes a spurious wake,
+    /// which park allows, and so does a timer entry 2^32 parks old).
+    pub(crate) park_gen: AtomicU32,
     /// With migration: the goroutine switched out while its thread was
     /// unwinding a panic, so it must stay on `home` until its next
     /// switch-out (see [`G::movable`]). Written by the worker holding it
@@ -108,24 +116,17 @@ pub(crate) struct G {
     /// before it parks, read by reports.
     wait_reason: AtomicU8,
     /// Requested usable stack size in bytes (at most `MAX_STACK_SIZE`, 1 GiB:
-    /// a `u32` keeps the record in its 224-byte allocator size class).
+    /// a `u32` keeps the record in its 192-byte allocator size class).
     stack_size: u32,
     /// The coroutine once started. Holder thread only.
     coro: UnsafeCell<Option<Coro>>,
     /// The running coroutine's yielder (lives on its stack; set once, when
     /// the coroutine starts). Holder thread only.
     yielder: Cell<*const Yielder<(), Switch>>,
-    /// Guard page `[lo, hi)` of its stack, `(0, 0)` before it starts. Written
-    /// by the starting worker before first resume; read by the overflow
-    /// handler of the thread running it.
-    guard: Cell<(usize, usize)>,
-    /// Incremented each time a park returns, so a timer armed for an earlier
-    /// park cannot wake a later one. Written only by the goroutine itself;
-    /// read by the worker whose timer heap holds its park deadline, which
-    /// with migration may be another thread than the one running it (hence
-    /// atomic; relaxed: a stale read only causes a spurious wake, which park
-    /// allows).
-    pub(crate) park_gen: AtomicU64,
+    /// Lowest address of its stack's guard page (one page long), 0 before it
+    /// starts. Written by the starting worker before first resume; read by
+    /// the overflow handler of the thread running it.
+    guard_lo: Cell<usize>,
     /// Scheduling stamp for fairness between the worker's queues. Written by
     /// the worker that queues it; read by the worker that takes it.
     pub(crate) seq: Cell<u64>,
@@ -159,7 +160,7 @@ impl G {
     /// A new unstarted goroutine record.
     pub(crate) fn new(
         id: u64,
-        name: Option<Arc<str>>,
+        name: Option<Arc<String>>,
         stack_size: usize,
         shared: &'static Shared,
     ) -> G {
@@ -167,14 +168,14 @@ impl G {
             identity: Goroutine::new(id, name),
             shared,
             state: AtomicU8::new(RUNNING),
-            home: AtomicUsize::new(NO_HOME),
+            home: AtomicU32::new(NO_HOME as u32),
+            park_gen: AtomicU32::new(0),
             pinned: AtomicBool::new(false),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             stack_size: u32::try_from(stack_size).expect("ferrogo: stack size checked ≤ 1 GiB"),
             coro: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),
-            guard: Cell::new((0, 0)),
-            park_gen: AtomicU64::new(0),
+            guard_lo: Cell::new(0),
             seq: Cell::new(0),
             reg: Cell::new(UNREGISTERED),
             unwinding: Cell::new(false),
@@ -197,9 +198,24 @@ impl G {
         self.stack_size as usize
     }
 
-    /// The guard page of its stack (`(0, 0)` before start).
+    /// The guard page `[lo, hi)` of its stack (`(0, 0)` before start).
     pub(crate) fn guard(&self) -> (usize, usize) {
-        self.guard.get()
+        match self.guard_lo.get() {
+            0 => (0, 0),
+            lo => (lo, lo + crate::stack::PAGE),
+        }
+    }
+
+    /// Index of the worker whose thread runs it; `NO_HOME` before it starts.
+    #[inline]
+    pub(crate) fn home(&self) -> usize {
+        self.home.load(Ordering::Relaxed) as usize
+    }
+
+    /// Records the worker that runs it from now on (see the field).
+    pub(crate) fn set_home(&self, worker: usize) {
+        debug_assert!(worker < NO_HOME, "worker index fits in u32");
+        self.home.store(worker as u32, Ordering::Relaxed);
     }
 
     /// The public identity handle.
@@ -224,7 +240,7 @@ impl G {
 
     /// True once a worker has started it.
     pub(crate) fn is_started(&self) -> bool {
-        self.home.load(Ordering::Relaxed) != NO_HOME
+        self.home() != NO_HOME
     }
 
     /// True if another worker may take this goroutine and run it: its
@@ -267,9 +283,11 @@ impl G {
         self.reg.set(entry);
     }
 
-    /// Records the stack facts of the goroutine's first run. Holder thread only.
-    pub(crate) fn set_guard(&self, guard: (usize, usize)) {
-        self.guard.set(guard);
+    /// Records the stack facts of the goroutine's first run: the guard page
+    /// `[lo, lo + PAGE)`. Holder thread only.
+    pub(crate) fn set_guard(&self, (lo, hi): (usize, usize)) {
+        debug_assert_eq!(hi - lo, crate::stack::PAGE);
+        self.guard_lo.set(lo);
     }
 
     /// Records the yielder of the coroutine (called on its own stack).
@@ -379,13 +397,14 @@ fn prefetch(addr: usize) {
 pub struct Goroutine {
     /// The goroutine id, or 0 for a plain thread.
     id: u64,
-    /// The name given at spawn time, if any.
-    name: Option<Arc<str>>,
+    /// The name given at spawn time, if any (an `Arc<String>`, one word,
+    /// rather than a two-word `Arc<str>`: names are rare, records many).
+    name: Option<Arc<String>>,
 }
 
 impl Goroutine {
     /// Identity of goroutine `id`.
-    pub(crate) fn new(id: u64, name: Option<Arc<str>>) -> Goroutine {
+    pub(crate) fn new(id: u64, name: Option<Arc<String>>) -> Goroutine {
         Goroutine { id, name }
     }
 
@@ -393,7 +412,9 @@ impl Goroutine {
     pub(crate) fn of_thread() -> Goroutine {
         Goroutine {
             id: 0,
-            name: std::thread::current().name().map(Arc::from),
+            name: std::thread::current()
+                .name()
+                .map(|n| Arc::new(n.to_owned())),
         }
     }
 
@@ -417,7 +438,7 @@ impl Goroutine {
     /// assert_eq!(h.join().unwrap().as_deref(), Some("worker-1"));
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.name.as_deref().map(String::as_str)
     }
 }
 

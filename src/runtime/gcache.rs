@@ -5,7 +5,7 @@
 //!
 //! # Why
 //!
-//! A goroutine's record (`record.rs`) is one allocation (224 bytes for a small closure).
+//! A goroutine's record (`record.rs`) is one allocation (192 bytes for a small closure).
 //! Measured with callgrind (`bench-ferrogo spawn 100000`), `malloc` and
 //! `free` of it cost ~430 of the ~1,370 instructions per goroutine: a
 //! million spawns collected into a `Vec` of handles and then joined miss

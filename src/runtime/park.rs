@@ -197,8 +197,9 @@ pub(crate) enum Waiter {
     /// one, and it must be woken before that thread switches to anything
     /// else; it is never stored.
     Local(LocalG),
-    /// A plain OS thread, with its pseudo id.
-    Thread(Thread, u64),
+    /// A plain OS thread. (No pseudo id, unlike [`WaiterRef::Thread`]: a
+    /// `Waiter` sits in every goroutine's result slot, so it stays two words.)
+    Thread(Thread),
 }
 
 /// The record of a goroutine named by [`Waiter::Local`] (no reference).
@@ -219,7 +220,7 @@ impl fmt::Debug for Waiter {
             Waiter::G(g) => write!(f, "Waiter(goroutine {})", g.id()),
             // SAFETY: alive while the handle exists (see `Waiter::Local`).
             Waiter::Local(p) => write!(f, "Waiter(goroutine {})", unsafe { p.0.as_ref() }.g.id()),
-            Waiter::Thread(_, id) => write!(f, "Waiter(thread {id:#x})"),
+            Waiter::Thread(t) => write!(f, "Waiter(thread {:?})", t.id()),
         }
     }
 }
@@ -229,7 +230,7 @@ impl Waiter {
     pub(crate) fn current() -> Waiter {
         match worker::current_gref() {
             Some(g) => Waiter::G(g),
-            None => Waiter::Thread(crate::loom::thread::current(), threads::thread_pseudo_id()),
+            None => Waiter::Thread(crate::loom::thread::current()),
         }
     }
 
@@ -262,7 +263,7 @@ impl Waiter {
             // SAFETY: the goroutine cannot finish before this thread runs it
             // again (module docs), and this is the wake `Waiter::local` asked for.
             Waiter::Local(p) => unsafe { wake_local(p.0) },
-            Waiter::Thread(t, _) => t.unpark(),
+            Waiter::Thread(t) => t.unpark(),
         }
     }
 }
@@ -303,7 +304,7 @@ impl WaiterRef {
                 // one more reference.
                 Waiter::G(unsafe { GRef::clone_raw(*p) })
             }
-            WaiterRef::Thread(t, id) => Waiter::Thread(t.clone(), *id),
+            WaiterRef::Thread(t, _) => Waiter::Thread(t.clone()),
         }
     }
 
@@ -315,7 +316,8 @@ impl WaiterRef {
         }
     }
 
-    /// Same numbering as [`Waiter::id`].
+    /// The goroutine's id, or the thread's pseudo id (the numbering of
+    /// [`current_id`]).
     pub(crate) fn id(&self) -> u64 {
         match self {
             // SAFETY: only called by the owner or under the same liveness
@@ -326,7 +328,8 @@ impl WaiterRef {
     }
 }
 
-/// The id of the calling context (same numbering as [`Waiter::id`]).
+/// The id of the calling context: its goroutine id, or outside goroutines
+/// the thread's pseudo id (ids from 2^62 up, never a goroutine's).
 pub(crate) fn current_id() -> u64 {
     match worker::current_g_id() {
         Some(id) => id,
@@ -429,6 +432,8 @@ unsafe fn park_g(g: &super::g::G, reason: WaitReason) {
         g.set_wait_reason(WaitReason::None);
     }
     // Only this goroutine writes `park_gen`: a plain load and store suffice.
-    g.park_gen
-        .store(g.park_gen.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    g.park_gen.store(
+        g.park_gen.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
 }

@@ -330,7 +330,7 @@ impl Shared {
 /// (The home check comes first so a wake on the home worker, the common
 /// case, costs nothing more than before migration existed.)
 pub(crate) fn ready_started(g: GRef) {
-    let home = g.home.load(Ordering::Relaxed);
+    let home = g.home();
     debug_assert_ne!(home, NO_HOME, "a parked goroutine has started");
     if let Err(g) = worker::try_ready_local(g, home) {
         if g.movable() {

@@ -42,7 +42,7 @@ pub(crate) enum Action {
         /// The parked goroutine.
         g: GRef,
         /// Its `park_gen` when armed.
-        generation: u64,
+        generation: u32,
     },
     /// Fire a `time` timer if it was not stopped or reset since.
     Fire {

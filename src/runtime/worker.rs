@@ -306,9 +306,7 @@ pub(crate) fn others_running() -> bool {
 pub(crate) fn is_home_without_migration(g: &G) -> bool {
     match core() {
         Some(core) => {
-            !core.migrate
-                && core.index == g.home.load(Ordering::Relaxed)
-                && std::ptr::eq(core.shared, g.shared)
+            !core.migrate && core.index == g.home() && std::ptr::eq(core.shared, g.shared)
         }
         None => false,
     }
@@ -445,7 +443,7 @@ impl Core {
         let r = self.remote();
         // One comparison on the common path (a started goroutine resumed
         // on its home); the rare cases sort themselves out inside.
-        let home = g.home.load(Ordering::Relaxed);
+        let home = g.home();
         if home != self.index {
             if home == super::g::NO_HOME {
                 if !self.start(&g) {
@@ -578,7 +576,7 @@ impl Core {
         let Some(stack) = stack else {
             return false;
         };
-        g.home.store(self.index, Ordering::Relaxed);
+        g.set_home(self.index);
         g.set_guard(stack.guard());
         let rec = GRef::as_raw(g);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
@@ -609,7 +607,7 @@ impl Core {
             self.migrate && g.movable(),
             "only movable goroutines change worker"
         );
-        g.home.store(self.index, Ordering::Relaxed);
+        g.set_home(self.index);
     }
 
     /// With migration: pins `g` to this worker if it switched out in the

@@ -43,7 +43,7 @@ impl Core {
                     r.registry
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .take_where(|g| g.home.load(Ordering::Relaxed) == self.index),
+                        .take_where(|g| g.home() == self.index),
                 );
             }
             mine
