@@ -1,6 +1,7 @@
 //! Spawning goroutines: exact counts at scale, spawning from plain threads
 //! while workers are busy, nesting, identities and names, the live count and
-//! stack accounting returning to zero, and `Builder`/`RuntimeBuilder` errors.
+//! stack accounting returning to zero, `Builder`/`RuntimeBuilder` errors, and
+//! where a spawn from a saturated worker starts.
 
 mod support;
 
@@ -535,4 +536,61 @@ fn handles_cross_threads() {
     .join()
     .unwrap();
     assert_eq!(total, 4950);
+}
+
+/// The worker running the calling goroutine.
+fn my_worker() -> usize {
+    let me = ferrogo::current().id();
+    ferrogo::debug::goroutines()
+        .into_iter()
+        .find(|g| g.id == me)
+        .expect("the running goroutine is listed")
+        .worker
+}
+
+/// A goroutine that keeps its worker busy while the other worker has nothing
+/// to do gets its new goroutines started on the idle worker (`spill.rs`),
+/// where they stay; a spawn from a worker that is not saturated starts on the
+/// spawner's own worker, next (its `runnext`). Each child here is joined at
+/// once, so it is never in a queue another worker could steal from: only the
+/// spill puts it elsewhere.
+#[test]
+fn spawns_from_a_saturated_worker_start_on_an_idle_one() {
+    if support::migrating() {
+        return; // goroutines move anyway; spilling is off with migration
+    }
+    let _w = support::watchdog(support::hang_limit());
+    let rt = support::runtime(2);
+    let (home, unsaturated, saturated) = rt.run(|| {
+        let home = my_worker();
+        // Not saturated: a short burst of spawn-and-join pairs stays home.
+        let unsaturated: Vec<usize> = (0..20).map(|_| go(my_worker).join().unwrap()).collect();
+        // Saturate this worker (spin without runtime calls, 5 ms at a time)
+        // and spawn between spins until a child starts elsewhere; sysmon
+        // decides after a 16 ms window, so give it up to 10 s.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut saturated = Vec::new();
+        while Instant::now() < deadline {
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_millis(5) {
+                std::hint::spin_loop();
+            }
+            let w = go(my_worker).join().unwrap();
+            saturated.push(w);
+            if w != home {
+                break;
+            }
+        }
+        (home, unsaturated, saturated)
+    });
+    assert!(
+        unsaturated.iter().all(|&w| w == home),
+        "a spawn from an unsaturated worker started elsewhere: home {home}, children on {unsaturated:?}"
+    );
+    assert_ne!(
+        saturated.last(),
+        Some(&home),
+        "no child of a goroutine saturating worker {home} started on the idle worker in 10 s ({} spawns)",
+        saturated.len()
+    );
 }

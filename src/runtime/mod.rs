@@ -16,6 +16,7 @@
 //! | `idle.rs` | the idle/spinning protocol (loom-checked) |
 //! | `timer.rs` | per-worker timer heap for `park_until` |
 //! | `sysmon.rs` | the monitor thread: preemption requests, deadlock checks, stack scavenging |
+//! | `spill.rs` | new goroutines of a saturated worker start on an idle one |
 //! | `join.rs` | `JoinHandle` and its result slot |
 //! | `blocking.rs` | `blocking(f)` and its thread pool |
 //! | `builder.rs` | `Runtime`, `RuntimeBuilder`, `Builder`, `go`, `run` |
@@ -29,6 +30,7 @@ pub(crate) mod join;
 pub(crate) mod park;
 pub(crate) mod record;
 pub(crate) mod scheduler;
+pub(crate) mod spill;
 pub(crate) mod sysmon;
 pub(crate) mod threads;
 pub(crate) mod timer;

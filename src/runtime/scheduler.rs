@@ -17,7 +17,9 @@
 //! * `go` on a worker puts the child in that worker's `runnext` (it runs
 //!   next, inheriting the time slice, so a producer/consumer pair stays
 //!   together); the previous `runnext` moves to the deque, where idle workers
-//!   may steal it.
+//!   may steal it. While sysmon has the worker *spilling* (it stayed
+//!   saturated while another idled, `spill.rs`), the child goes to that
+//!   other worker's inbox instead and starts there.
 //! * `go` from a plain thread or another runtime pushes to the injector.
 //! * Waking a started goroutine from its home worker puts it in `runnext`;
 //!   from any other thread it goes to the home worker's inbox, and the home
@@ -125,7 +127,13 @@ pub(crate) struct Remote {
     /// elsewhere, so one worker's count may be off, even negative; the sum
     /// over workers is exact (like `live`).
     pub(crate) stacks_in_use: AtomicIsize,
+    /// Where goroutines spawned on this worker start instead of here
+    /// (`NO_SPILL`: here). Set and cleared by sysmon (`spill.rs`).
+    pub(crate) spill_to: AtomicUsize,
 }
+
+/// `Remote::spill_to` when spawns start on their spawner's worker.
+pub(crate) const NO_SPILL: usize = usize::MAX;
 
 /// The started goroutines of one worker, in slots a goroutine remembers.
 #[derive(Default)]
@@ -239,6 +247,7 @@ impl Shared {
                         starved: AtomicUsize::new(0),
                         registry: Mutex::new(Registry::default()),
                         stacks_in_use: AtomicIsize::new(0),
+                        spill_to: AtomicUsize::new(NO_SPILL),
                     })
                 })
                 .collect(),

@@ -6,6 +6,9 @@
 //!   call, by setting the worker's `preempt` flag;
 //! * wakes an idle worker when a busy one sits on stealable work (so unstarted
 //!   goroutines behind a hog get taken);
+//! * samples which workers are busy and, when one stays saturated while
+//!   another idles, has the first start its new goroutines on the second
+//!   (`spill.rs`);
 //! * runs the deadlock and stack-exhaustion detector (`debug::deadlock`);
 //! * once a second, gives back the memory of stacks that sat unused in the
 //!   pool (`StackPool::scavenge`);
@@ -41,6 +44,7 @@ pub(crate) fn run_sysmon(shared: &'static Shared) {
     let mut since = vec![Instant::now(); n];
     let mut detector = crate::debug::deadlock::Detector::default();
     let mut scavenged = Instant::now();
+    let mut spill = super::spill::Spill::new(n);
     while !shared.shutdown.load(Ordering::Acquire) {
         let period = if shared.idle.all_asleep() {
             IDLE_PERIOD
@@ -63,6 +67,7 @@ pub(crate) fn run_sysmon(shared: &'static Shared) {
                 }
             }
         }
+        spill.tick(shared);
         detector.tick(shared);
         if now.duration_since(scavenged) >= SCAVENGE_PERIOD {
             scavenged = now;

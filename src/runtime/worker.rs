@@ -333,6 +333,11 @@ pub(crate) fn try_spawn_local(g: GRef) -> Result<(), GRef> {
             let r = &core.shared.remotes[core.index];
             r.live
                 .store(r.live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            let to = r.spill_to.load(Ordering::Relaxed);
+            if to != super::scheduler::NO_SPILL {
+                core.shared.push_inbox(to, g);
+                return Ok(());
+            }
             core.put_runnext(g);
             Ok(())
         }
