@@ -18,12 +18,16 @@
 //!
 //! Sysmon samples each worker's `busy` flag (a goroutine is running) every
 //! tick (2 ms while any worker is busy) into a shift register of the last
-//! `WINDOW` samples. When worker A was busy at every sample of the window,
-//! has nothing stealable, and worker B was busy at none (and is not spilling
-//! itself), sysmon sets `A.spill_to = B`: from then on goroutines spawned on
-//! A go to B's inbox, unstarted, and start there (`worker::try_spawn_local`;
-//! B is woken if it sleeps). Spilling stops once B is busy at half the
-//! samples of a window or more, or A at half or fewer.
+//! `WINDOW` samples. When worker A has been busy at every sample for a run of
+//! `need` samples (`WINDOW` at first), has nothing stealable, and worker B
+//! was busy at none of the window's samples (and is not spilling itself),
+//! sysmon sets `A.spill_to = B`: from then on goroutines spawned on A go to
+//! B's inbox, unstarted, and start there (`worker::try_spawn_local`; B is
+//! woken if it sleeps). Spilling stops once B is busy at half the samples of
+//! a window or more (it worked: `need` goes back to `WINDOW`), or A at half
+//! or fewer while B is not (it did not: the children were short and A only
+//! waited for them, as in a loop spawning a goroutine and joining it at
+//! once; `need` doubles, up to about a second).
 //!
 //! The window is what keeps placement contiguous. Spilling at every spawn
 //! that finds some worker idle alternated the sieve's filters
@@ -36,7 +40,10 @@
 //!
 //! A spilled spawn takes the target's inbox lock (and wakes it if it
 //! sleeps) instead of writing `runnext`; a spawn on an unsaturated worker
-//! reads one more relaxed atomic. Sieve of 5,000 primes, 2 workers,
+//! reads one more relaxed atomic. The worst case is a loop that spawns a
+//! goroutine and joins it at once while the other worker idles: each spilled
+//! round trip crosses workers; without the doubling of `need` such a loop ran
+//! 5–10% slower (10M rounds, 150 → 156–165 ns each). Sieve of 5,000 primes, 2 workers,
 //! interleaved with the previous build: 2,022 and 2,005 ms → 1,368 and
 //! 1,364 ms; spawn, skynet, yield, channel, select, ring, mutex and sleep
 //! workloads moved within noise (none keeps a worker saturated while
@@ -47,16 +54,28 @@ use std::sync::atomic::Ordering;
 
 use super::scheduler::{NO_SPILL, Shared};
 
-/// Samples per decision (at sysmon's busy period of 2 ms: 16 ms).
+/// Samples in the window the rules read (at sysmon's busy period of 2 ms:
+/// 16 ms), and the least run of saturated samples that starts a spill.
 const WINDOW: u32 = 8;
 
-/// The bits of a full window.
+/// The bits of a window.
 const MASK: u32 = (1 << WINDOW) - 1;
 
-/// Sysmon's state for spilling: the recent `busy` samples of each worker.
+/// The longest run of saturated samples a worker may be asked for before it
+/// spills (at 2 ms: about 1 s).
+const MAX_RUN: u32 = 512;
+
+/// Sysmon's state for spilling, per worker.
 pub(crate) struct Spill {
-    /// Per worker, its last `WINDOW` samples, newest in bit 0.
+    /// Its last `WINDOW` `busy` samples, newest in bit 0.
     history: Vec<u32>,
+    /// How many samples in a row it has been busy (saturated) or not (idle).
+    run: Vec<u32>,
+    /// The run of saturated samples it needs before it spills: `WINDOW`,
+    /// doubled each time a spill of its ended without the target getting
+    /// busy (spilling only moved hand-offs across workers), reset when one
+    /// ends with the target busy.
+    need: Vec<u32>,
 }
 
 impl Spill {
@@ -64,39 +83,146 @@ impl Spill {
     pub(crate) fn new(workers: usize) -> Spill {
         Spill {
             history: vec![0; workers],
+            run: vec![0; workers],
+            need: vec![WINDOW; workers],
         }
     }
 
     /// Takes one sample of every worker and sets or clears their spill
     /// targets (module comment). Called on every sysmon tick.
     pub(crate) fn tick(&mut self, shared: &Shared) {
-        let n = self.history.len();
-        if n < 2 || shared.migrate {
+        if self.history.len() < 2 || shared.migrate {
             return;
         }
-        for (h, r) in self.history.iter_mut().zip(shared.remotes.iter()) {
-            *h = ((*h << 1) | u32::from(r.busy.load(Ordering::Relaxed))) & MASK;
+        let mut spill: Vec<usize> = Vec::with_capacity(self.history.len());
+        let mut busy = Vec::with_capacity(self.history.len());
+        let mut stealable = Vec::with_capacity(self.history.len());
+        for r in shared.remotes.iter() {
+            busy.push(r.busy.load(Ordering::Relaxed));
+            stealable.push(!r.stealer.is_empty());
+            spill.push(r.spill_to.load(Ordering::Relaxed));
+        }
+        self.step(&busy, &stealable, &mut spill);
+        for (r, &to) in shared.remotes.iter().zip(spill.iter()) {
+            if r.spill_to.load(Ordering::Relaxed) != to {
+                r.spill_to.store(to, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The rules on one round of samples: `busy[i]` and `stealable[i]` are
+    /// worker `i`'s flags now, `spill[i]` its `spill_to`, updated in place.
+    fn step(&mut self, busy: &[bool], stealable: &[bool], spill: &mut [usize]) {
+        let n = self.history.len();
+        for (i, &b) in busy.iter().enumerate() {
+            let was = self.history[i] & 1 == 1;
+            self.history[i] = ((self.history[i] << 1) | u32::from(b)) & MASK;
+            self.run[i] = if b == was {
+                self.run[i].saturating_add(1)
+            } else {
+                1
+            };
         }
         let busy = |i: usize| self.history[i].count_ones();
-        for (a, r) in shared.remotes.iter().enumerate() {
-            let to = r.spill_to.load(Ordering::Relaxed);
+        for a in 0..n {
+            let to = spill[a];
             if to != NO_SPILL {
-                if busy(to) >= WINDOW / 2 || busy(a) <= WINDOW / 2 {
-                    r.spill_to.store(NO_SPILL, Ordering::Relaxed);
+                if busy(to) >= WINDOW / 2 {
+                    // It worked: the target has work of its own now.
+                    spill[a] = NO_SPILL;
+                    self.need[a] = WINDOW;
+                } else if busy(a) <= WINDOW / 2 {
+                    // The spawner went idle but the target did not get busy:
+                    // the children were short, and spilling only made each
+                    // hand-off cross workers (a spawn-and-join loop). Ask
+                    // for a longer saturated run next time.
+                    spill[a] = NO_SPILL;
+                    self.need[a] = (self.need[a] * 2).min(MAX_RUN);
                 }
                 continue;
             }
-            if busy(a) < WINDOW || !r.stealer.is_empty() {
+            let saturated = busy(a) == WINDOW && self.run[a] >= self.need[a];
+            if !saturated || stealable[a] {
                 continue;
             }
-            let idle = (0..n).find(|&b| {
-                b != a
-                    && busy(b) == 0
-                    && shared.remotes[b].spill_to.load(Ordering::Relaxed) == NO_SPILL
-            });
-            if let Some(b) = idle {
-                r.spill_to.store(b, Ordering::Relaxed);
+            if let Some(b) = (0..n).find(|&b| b != a && busy(b) == 0 && spill[b] == NO_SPILL) {
+                spill[a] = b;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `rounds` rounds of the same flags; returns the spill targets.
+    fn feed(s: &mut Spill, busy: &[bool], rounds: usize, spill: &mut [usize]) {
+        let stealable = vec![false; busy.len()];
+        for _ in 0..rounds {
+            s.step(busy, &stealable, spill);
+        }
+    }
+
+    #[test]
+    fn a_saturated_worker_spills_to_an_idle_one_after_a_window() {
+        let mut s = Spill::new(2);
+        let mut spill = [NO_SPILL; 2];
+        feed(&mut s, &[true, false], WINDOW as usize - 1, &mut spill);
+        assert_eq!(spill, [NO_SPILL; 2], "one sample short of a window");
+        feed(&mut s, &[true, false], 1, &mut spill);
+        assert_eq!(spill, [1, NO_SPILL]);
+    }
+
+    #[test]
+    fn no_spill_while_the_other_worker_works_or_work_is_stealable() {
+        let mut s = Spill::new(2);
+        let mut spill = [NO_SPILL; 2];
+        // The other worker busy at one sample of the window: not idle.
+        for i in 0..(4 * WINDOW) {
+            s.step(&[true, i % 8 == 0], &[false, false], &mut spill);
+        }
+        assert_eq!(spill, [NO_SPILL; 2]);
+        // Idle, but something to steal: the idle worker will take it.
+        let mut s = Spill::new(2);
+        for _ in 0..(4 * WINDOW) {
+            s.step(&[true, false], &[true, false], &mut spill);
+        }
+        assert_eq!(spill, [NO_SPILL; 2]);
+    }
+
+    #[test]
+    fn spilling_stops_when_the_target_gets_busy_and_may_start_again() {
+        let mut s = Spill::new(2);
+        let mut spill = [NO_SPILL; 2];
+        feed(&mut s, &[true, false], WINDOW as usize, &mut spill);
+        assert_eq!(spill[0], 1);
+        feed(&mut s, &[true, true], WINDOW as usize / 2, &mut spill);
+        assert_eq!(spill[0], NO_SPILL, "the target is busy half the time");
+        assert_eq!(s.need[0], WINDOW);
+        // The target idles again for a window: spill again at once.
+        feed(&mut s, &[true, false], WINDOW as usize, &mut spill);
+        assert_eq!(spill[0], 1);
+    }
+
+    #[test]
+    fn a_spill_that_only_moved_hand_offs_backs_off() {
+        let mut s = Spill::new(2);
+        let mut spill = [NO_SPILL; 2];
+        let mut need = WINDOW;
+        for _ in 0..8 {
+            feed(&mut s, &[true, false], need as usize, &mut spill);
+            assert_eq!(spill[0], 1, "spills after a saturated run of {need}");
+            // Spilled: the spawner idles, the target barely works.
+            feed(&mut s, &[false, false], WINDOW as usize / 2, &mut spill);
+            assert_eq!(spill[0], NO_SPILL);
+            need = (need * 2).min(MAX_RUN);
+            assert_eq!(s.need[0], need);
+            // A saturated run one sample short of the new need: no spill.
+            feed(&mut s, &[true, false], need as usize - 1, &mut spill);
+            assert_eq!(spill[0], NO_SPILL);
+            feed(&mut s, &[false, false], 1, &mut spill);
+        }
+        assert_eq!(s.need[0], MAX_RUN);
     }
 }
