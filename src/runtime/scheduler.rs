@@ -309,7 +309,8 @@ impl Shared {
         self.notify_work();
     }
 
-    /// Queues started goroutine `g` on its home worker `home` from another thread.
+    /// Queues goroutine `g` on worker `home` from another thread: a started
+    /// goroutine homed there, or an unstarted one spilled there (`spill.rs`).
     pub(crate) fn push_inbox(&self, home: usize, g: GRef) {
         let r = &self.remotes[home];
         {
