@@ -334,7 +334,11 @@ pub(crate) fn try_spawn_local(g: GRef) -> Result<(), GRef> {
             r.live
                 .store(r.live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             let to = r.spill_to.load(Ordering::Relaxed);
-            if to != super::scheduler::NO_SPILL {
+            // Not once the runtime shuts down: a goroutine spawned by a
+            // destructor during this worker's unwinding must stay here, to
+            // be dropped by this worker, not land in the inbox of one that
+            // has finished already.
+            if to != super::scheduler::NO_SPILL && !core.shared.shutdown.load(Ordering::Relaxed) {
                 core.shared.push_inbox(to, g);
                 return Ok(());
             }
