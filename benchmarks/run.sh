@@ -4,7 +4,8 @@
 #   benchmarks/run.sh [--quick] [--reps N] [--peers "go may ..."] [workload ...]
 #
 #   workloads: spawn skynet yield parked (= parked-100k parked-20k) unbuf spsc mpmc4 mpmc100
-#              select ring sieve mutex sleep (= sleep-20k sleep-100k sleep-1m)   (default: all)
+#              select ring sieve mutex sleep (= sleep-20k sleep-100k sleep-1m sleepall-1m)
+#              (default: all)
 #   --quick / BENCH_QUICK=1   smaller sizes, 3 repetitions (smoke test, not for the record)
 #   --reps N  / BENCH_REPS=N  repetitions per program run (median is reported; default 5)
 #   --peers / BENCH_PEERS     subset of peers (default: go ferrogo may tokio threads)
@@ -23,7 +24,7 @@ QUICK=${BENCH_QUICK:-0}
 REPS=${BENCH_REPS:-}
 PEERS=${BENCH_PEERS:-"go ferrogo may tokio threads"}
 TIMEOUT=${BENCH_TIMEOUT:-120}
-ALL="spawn skynet yield parked-100k parked-20k unbuf spsc mpmc4 mpmc100 select ring sieve mutex sleep-20k sleep-100k sleep-1m"
+ALL="spawn skynet yield parked-100k parked-20k unbuf spsc mpmc4 mpmc100 select ring sieve mutex sleep-20k sleep-100k sleep-1m sleepall-1m"
 SEL=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
     --peers) PEERS=$2; shift ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         parked) SEL+=(parked-100k parked-20k) ;;
-    sleep) SEL+=(sleep-20k sleep-100k sleep-1m) ;;
+    sleep) SEL+=(sleep-20k sleep-100k sleep-1m sleepall-1m) ;;
     *) case " $ALL " in *" $1 "*) SEL+=("$1") ;; *) echo "unknown workload: $1 (known: $ALL parked)" >&2; exit 2 ;; esac ;;
   esac
   shift
@@ -59,10 +60,11 @@ size() {
     sleep-20k)   s=20000;  case "$p" in may|threads) s=skip ;; esac ;;   # wall ms + peak RSS (extra)
     sleep-100k)  s=100000; case "$p" in may|threads) s=skip ;; esac ;;
     sleep-1m)    s=1000000; case "$p" in may|threads) s=skip ;; esac ;;
+    sleepall-1m) s=1000000; case "$p" in may|threads) s=skip ;; esac ;;   # all asleep at once
   esac
   if [ "$QUICK" = 1 ] && [ "$s" != skip ]; then
     case "$w" in
-      parked-100k|sleep-100k|sleep-1m) s=skip ;;
+      parked-100k|sleep-100k|sleep-1m|sleepall-1m) s=skip ;;
       parked-20k|sleep-20k)  ;;
       skynet)      s=$((s / 10)) ;;          # must stay a power of 10
       sieve)       s=$((s / 5)) ;;
@@ -77,7 +79,7 @@ unit() {
     spawn) echo "ns/goroutine" ;; skynet) echo "ns/leaf" ;; yield) echo "ns/yield" ;;
     parked-*) echo "KiB RSS/goroutine" ;; unbuf) echo "ns/round trip" ;;
     spsc|mpmc4|mpmc100|select) echo "ns/msg" ;; ring) echo "ns/hop" ;; sieve) echo "ms total" ;;
-        mutex) echo "ns/lock+unlock" ;; sleep-*) echo "ms wall" ;;
+        mutex) echo "ns/lock+unlock" ;; sleep-*|sleepall-*) echo "ms wall" ;;
   esac
 }
 
@@ -154,9 +156,9 @@ done
 ORDER=()
 for w in "${SEL[@]}"; do
   ORDER+=("$w")
-  case "$w" in sleep-*) ORDER+=("$w-rss" "$w-rss/asleep") ;; esac
+  case "$w" in sleep-*|sleepall-*) ORDER+=("$w-rss" "$w-rss/asleep") ;; esac
 done
-awk -F'\t' -v OFS='\t' '$1 ~ /^sleep-/ && $4 == "ok" {
+awk -F'\t' -v OFS='\t' '$1 ~ /^sleep(all)?-/ && $4 == "ok" {
     rss = ""; per = ""
     if (match($6, /peak_rss_delta=[0-9]+/)) rss = substr($6, RSTART + 15, RLENGTH - 15)
     if (match($6, /kib_per_asleep=[0-9.]+/)) per = substr($6, RSTART + 15, RLENGTH - 15)

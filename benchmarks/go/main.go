@@ -161,7 +161,9 @@ func parked(n int) {
 // number of goroutines asleep at once (each counts itself in and out; a goroutine samples
 // the count every 5 ms, as in every peer), so that RSS per sleeping goroutine compares
 // whatever the start rate.
-func sleepW(n int) {
+// together (workload sleepall): each goroutine first checks in and waits for a start signal
+// given once all have checked in, so all n sleep at once whatever the start rate.
+func sleepW(n int, together bool) {
 	base := procKiB("VmRSS")
 	var asleep atomic.Int64
 	stop, peakc := make(chan struct{}), make(chan int64)
@@ -179,17 +181,27 @@ func sleepW(n int) {
 			}
 		}
 	}()
-	var wg sync.WaitGroup
+	var wg, arrived sync.WaitGroup
+	start := make(chan struct{})
 	t := time.Now()
 	for i := 0; i < n; i++ {
 		wg.Add(1)
+		if together {
+			arrived.Add(1)
+		}
 		go func() {
+			if together {
+				arrived.Done()
+				<-start
+			}
 			asleep.Add(1)
 			time.Sleep(time.Second)
 			asleep.Add(-1)
 			wg.Done()
 		}()
 	}
+	arrived.Wait()
+	close(start)
 	wg.Wait()
 	el := time.Since(t)
 	peak := procKiB("VmHWM")
@@ -199,7 +211,11 @@ func sleepW(n int) {
 	if live > 0 {
 		perLive = float64(peak-base) / float64(live)
 	}
-	emit("sleep", float64(el.Milliseconds()), fmt.Sprintf("n=%d wall_ms=%d peak_rss_delta=%dMiB peak_asleep=%d kib_per_asleep=%.2f", n, el.Milliseconds(), (peak-base)/1024, live, perLive))
+	name := "sleep"
+	if together {
+		name = "sleepall"
+	}
+	emit(name, float64(el.Milliseconds()), fmt.Sprintf("n=%d wall_ms=%d peak_rss_delta=%dMiB peak_asleep=%d kib_per_asleep=%.2f", n, el.Milliseconds(), (peak-base)/1024, live, perLive))
 }
 
 // 5. unbuffered ping-pong
@@ -439,7 +455,9 @@ func main() {
 	case "sieve":
 		sieve(n)
 	case "sleep":
-		sleepW(n)
+		sleepW(n, false)
+	case "sleepall":
+		sleepW(n, true)
 	case "mutex":
 		// size = total ops; 1000 goroutines
 		mutex(1000, n/1000)

@@ -46,7 +46,8 @@ fn main() {
         "ring" => ring(n),
         "sieve" => sieve(n),
                 "mutex" => mutex(n),
-        "sleep" => sleep_(n),
+        "sleep" => sleep_(n, false),
+        "sleepall" => sleep_(n, true),
         _ => unknown(&w),
     });
 }
@@ -260,8 +261,10 @@ fn select_(n: u64) {
 /// n goroutines each sleeping 1 s at once; wall time, peak RSS, and the peak number of
 /// goroutines asleep at once (each counts itself in and out; a goroutine samples the count
 /// every 5 ms, as in every peer), so that RSS per sleeping goroutine compares whatever the
-/// start rate.
-fn sleep_(n: u64) {
+/// start rate. `together` (workload `sleepall`): each goroutine first checks in and waits
+/// for a start signal given once all have checked in (they have all started), so all n
+/// sleep at once whatever the start rate.
+fn sleep_(n: u64, together: bool) {
     let base = proc_kib("VmRSS");
     let asleep = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = chan::<()>(0);
@@ -276,17 +279,28 @@ fn sleep_(n: u64) {
             }
         }
     });
+    let (start_tx, start_rx) = chan::<()>(0);
+    let arrived = Arc::new(ferrogo::sync::WaitGroup::new());
+    arrived.add(if together { n as i64 } else { 0 });
     let t = Instant::now();
     let hs: Vec<_> = (0..n)
         .map(|_| {
             let a = asleep.clone();
+            let start = together.then(|| (start_rx.clone(), arrived.clone()));
             go(move || {
+                if let Some((start, arrived)) = start {
+                    arrived.done();
+                    let _ = start.recv(); // None once the start channel closes
+                }
                 a.fetch_add(1, Relaxed);
                 ferrogo::time::sleep(std::time::Duration::from_secs(1));
                 a.fetch_sub(1, Relaxed);
             })
         })
         .collect();
+    arrived.wait();
+    start_tx.close();
+    drop(start_rx);
     for h in hs {
         h.join().unwrap();
     }
@@ -294,7 +308,8 @@ fn sleep_(n: u64) {
     let peak = proc_kib("VmHWM");
     drop(stop_tx);
     let live = sampler.join().unwrap();
-    emit("sleep", peer(), el.as_millis() as f64, &sleep_extra(n, el.as_millis(), peak - base, live));
+    let name = if together { "sleepall" } else { "sleep" };
+    emit(name, peer(), el.as_millis() as f64, &sleep_extra(n, el.as_millis(), peak - base, live));
 }
 
 fn ring(n: u64) {

@@ -30,7 +30,8 @@ fn main() {
                 "ring" => ring(n).await,
                 "sieve" => sieve(n).await,
                                 "mutex" => mutex(n).await,
-                "sleep" => sleep_(n).await,
+                "sleep" => sleep_(n, false).await,
+                "sleepall" => sleep_(n, true).await,
                 _ => unknown(&w),
             }
         })
@@ -124,8 +125,9 @@ async fn yield_(n: u64) {
     emit("yield", PEER, ns_per(d, 2 * n), &format!("yields={}", 2 * n));
 }
 
-/// n tasks each sleeping 1 s at once; wall time and peak RSS.
-async fn sleep_(n: u64) {
+/// n tasks each sleeping 1 s at once; wall time and peak RSS. `together` (workload
+/// `sleepall`): each task first waits at a barrier that opens once all have reached it.
+async fn sleep_(n: u64, together: bool) {
     let base = proc_kib("VmRSS");
     // Peak tasks asleep at once: each counts itself in and out, a task samples every 5 ms.
     let asleep = Arc::new(AtomicU64::new(0));
@@ -141,17 +143,25 @@ async fn sleep_(n: u64) {
             }
         }
     });
+    let start = Arc::new(tokio::sync::Barrier::new(if together { n as usize + 1 } else { 1 }));
     let t = Instant::now();
     let hs: Vec<_> = (0..n)
         .map(|_| {
             let a = asleep.clone();
+            let start = together.then(|| start.clone());
             tokio::spawn(async move {
+                if let Some(start) = start {
+                    start.wait().await;
+                }
                 a.fetch_add(1, SeqCst);
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 a.fetch_sub(1, SeqCst);
             })
         })
         .collect();
+    if together {
+        start.wait().await;
+    }
     for h in hs {
         h.await.unwrap();
     }
@@ -159,7 +169,7 @@ async fn sleep_(n: u64) {
     let peak = proc_kib("VmHWM");
     let _ = stop_tx.send(());
     let live = sampler.await.unwrap();
-    emit("sleep", PEER, el.as_millis() as f64, &sleep_extra(n, el.as_millis(), peak - base, live));
+    emit(if together { "sleepall" } else { "sleep" }, PEER, el.as_millis() as f64, &sleep_extra(n, el.as_millis(), peak - base, live));
 }
 
 async fn parked(n: u64) {
