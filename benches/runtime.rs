@@ -28,20 +28,30 @@ fn raw_switch(c: &mut Criterion) {
     });
 }
 
-/// Spawn a goroutine and join it, one at a time, on a 1-worker runtime.
+/// Spawn a goroutine and join it, one at a time. At 2 workers the spawner's
+/// worker stays saturated while the other idles: spilling's worst case
+/// (`runtime/spill.rs`, its back-off).
 fn spawn_join(c: &mut Criterion) {
-    let rt = ferrogo::Runtime::builder().max_procs(1).build().unwrap();
-    c.bench_function("spawn+join (1 worker, sequential)", |b| {
-        b.iter_custom(|iters| {
-            rt.run(move || {
-                let t = Instant::now();
-                for i in 0..iters {
-                    black_box(ferrogo::go(move || i).join().unwrap());
-                }
-                t.elapsed()
-            })
-        })
-    });
+    for procs in [1, 2] {
+        let rt = ferrogo::Runtime::builder()
+            .max_procs(procs)
+            .build()
+            .unwrap();
+        c.bench_function(
+            &format!("spawn+join ({procs} worker(s), sequential)"),
+            |b| {
+                b.iter_custom(|iters| {
+                    rt.run(move || {
+                        let t = Instant::now();
+                        for i in 0..iters {
+                            black_box(ferrogo::go(move || i).join().unwrap());
+                        }
+                        t.elapsed()
+                    })
+                })
+            },
+        );
+    }
 }
 
 /// Two goroutines yielding to each other; time per yield.

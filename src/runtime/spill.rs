@@ -69,13 +69,19 @@ const MAX_RUN: u32 = 512;
 pub(crate) struct Spill {
     /// Its last `WINDOW` `busy` samples, newest in bit 0.
     history: Vec<u32>,
-    /// How many samples in a row it has been busy (saturated) or not (idle).
-    run: Vec<u32>,
+    /// How many samples in a row it has been busy (0 after an idle one).
+    busy_run: Vec<u32>,
     /// The run of saturated samples it needs before it spills: `WINDOW`,
     /// doubled each time a spill of its ended without the target getting
     /// busy (spilling only moved hand-offs across workers), reset when one
     /// ends with the target busy.
     need: Vec<u32>,
+    /// Scratch for `tick`: this round's `busy`, "has stealable work" and
+    /// `spill_to` of each worker (kept to spare sysmon three allocations a
+    /// tick).
+    busy: Vec<bool>,
+    stealable: Vec<bool>,
+    spill: Vec<usize>,
 }
 
 impl Spill {
@@ -83,8 +89,11 @@ impl Spill {
     pub(crate) fn new(workers: usize) -> Spill {
         Spill {
             history: vec![0; workers],
-            run: vec![0; workers],
+            busy_run: vec![0; workers],
             need: vec![WINDOW; workers],
+            busy: Vec::with_capacity(workers),
+            stealable: Vec::with_capacity(workers),
+            spill: Vec::with_capacity(workers),
         }
     }
 
@@ -94,9 +103,11 @@ impl Spill {
         if self.history.len() < 2 || shared.migrate {
             return;
         }
-        let mut spill: Vec<usize> = Vec::with_capacity(self.history.len());
-        let mut busy = Vec::with_capacity(self.history.len());
-        let mut stealable = Vec::with_capacity(self.history.len());
+        let (mut busy, mut stealable, mut spill) = (
+            std::mem::take(&mut self.busy),
+            std::mem::take(&mut self.stealable),
+            std::mem::take(&mut self.spill),
+        );
         for r in shared.remotes.iter() {
             busy.push(r.busy.load(Ordering::Relaxed));
             stealable.push(!r.stealer.is_empty());
@@ -108,6 +119,10 @@ impl Spill {
                 r.spill_to.store(to, Ordering::Relaxed);
             }
         }
+        busy.clear();
+        stealable.clear();
+        spill.clear();
+        (self.busy, self.stealable, self.spill) = (busy, stealable, spill);
     }
 
     /// The rules on one round of samples: `busy[i]` and `stealable[i]` are
@@ -115,12 +130,11 @@ impl Spill {
     fn step(&mut self, busy: &[bool], stealable: &[bool], spill: &mut [usize]) {
         let n = self.history.len();
         for (i, &b) in busy.iter().enumerate() {
-            let was = self.history[i] & 1 == 1;
             self.history[i] = ((self.history[i] << 1) | u32::from(b)) & MASK;
-            self.run[i] = if b == was {
-                self.run[i].saturating_add(1)
+            self.busy_run[i] = if b {
+                self.busy_run[i].saturating_add(1)
             } else {
-                1
+                0
             };
         }
         let busy = |i: usize| self.history[i].count_ones();
@@ -141,7 +155,8 @@ impl Spill {
                 }
                 continue;
             }
-            let saturated = busy(a) == WINDOW && self.run[a] >= self.need[a];
+            // `need` is at least `WINDOW`, so this covers the whole window.
+            let saturated = self.busy_run[a] >= self.need[a];
             if !saturated || stealable[a] {
                 continue;
             }
