@@ -180,9 +180,8 @@ impl<'a> Select<'a> {
     /// assert_eq!(sel.select().recv(&rx), Some(1));
     /// ```
     pub fn select(&mut self) -> SelectedOperation<'_, 'a> {
-        let index = run(&mut self.cases, Timeout::Never, self.biased)
-            .expect("ferrogo: blocking select returned without a case");
-        SelectedOperation { sel: self, index }
+        self.run_until(Timeout::Never)
+            .expect("ferrogo: blocking select returned without a case")
     }
 
     /// Commits a case that is ready now, or fails.
@@ -195,10 +194,7 @@ impl<'a> Select<'a> {
     /// assert_eq!(sel.try_select().unwrap().recv(&rx), Some(1));
     /// ```
     pub fn try_select(&mut self) -> Result<SelectedOperation<'_, 'a>, TrySelectError> {
-        match run(&mut self.cases, Timeout::Now, self.biased) {
-            Some(index) => Ok(SelectedOperation { sel: self, index }),
-            None => Err(TrySelectError),
-        }
+        self.run_until(Timeout::Now).ok_or(TrySelectError)
     }
 
     /// Blocks until one case commits or `timeout` passes (`Duration::MAX`: forever).
@@ -215,10 +211,8 @@ impl<'a> Select<'a> {
         &mut self,
         timeout: Duration,
     ) -> Result<SelectedOperation<'_, 'a>, SelectTimeoutError> {
-        match run(&mut self.cases, Timeout::after(timeout), self.biased) {
-            Some(index) => Ok(SelectedOperation { sel: self, index }),
-            None => Err(SelectTimeoutError),
-        }
+        self.run_until(Timeout::after(timeout))
+            .ok_or(SelectTimeoutError)
     }
 
     /// Blocks until one case commits or `deadline` passes.
@@ -233,10 +227,15 @@ impl<'a> Select<'a> {
         &mut self,
         deadline: Instant,
     ) -> Result<SelectedOperation<'_, 'a>, SelectTimeoutError> {
-        match run(&mut self.cases, Timeout::At(deadline), self.biased) {
-            Some(index) => Ok(SelectedOperation { sel: self, index }),
-            None => Err(SelectTimeoutError),
-        }
+        self.run_until(Timeout::At(deadline))
+            .ok_or(SelectTimeoutError)
+    }
+
+    /// Runs the engine over the cases until one commits (`Some`) or
+    /// `timeout` says to stop (`None`).
+    fn run_until(&mut self, timeout: Timeout) -> Option<SelectedOperation<'_, 'a>> {
+        let index = run(&mut self.cases, timeout, self.biased)?;
+        Some(SelectedOperation { sel: self, index })
     }
 }
 
