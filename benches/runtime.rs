@@ -28,54 +28,47 @@ fn raw_switch(c: &mut Criterion) {
     });
 }
 
+/// Benchmarks `body` as the main goroutine of a fresh runtime with `procs`
+/// workers; `body` gets the iteration count and returns the time to charge.
+fn on_runtime<F>(c: &mut Criterion, name: &str, procs: usize, body: F)
+where
+    F: Fn(u64) -> Duration + Copy + Send + 'static,
+{
+    let rt = ferrogo::Runtime::builder()
+        .max_procs(procs)
+        .build()
+        .unwrap();
+    c.bench_function(name, |b| b.iter_custom(|iters| rt.run(move || body(iters))));
+}
+
 /// Spawn a goroutine and join it, one at a time. At 2 workers the spawner's
 /// worker stays saturated while the other idles: spilling's worst case
 /// (`runtime/spill.rs`, its back-off).
 fn spawn_join(c: &mut Criterion) {
     for procs in [1, 2] {
-        let rt = ferrogo::Runtime::builder()
-            .max_procs(procs)
-            .build()
-            .unwrap();
-        c.bench_function(
-            &format!("spawn+join ({procs} worker(s), sequential)"),
-            |b| {
-                b.iter_custom(|iters| {
-                    rt.run(move || {
-                        let t = Instant::now();
-                        for i in 0..iters {
-                            black_box(ferrogo::go(move || i).join().unwrap());
-                        }
-                        t.elapsed()
-                    })
-                })
-            },
-        );
+        let name = format!("spawn+join ({procs} worker(s), sequential)");
+        on_runtime(c, &name, procs, |iters| {
+            let t = Instant::now();
+            for i in 0..iters {
+                black_box(ferrogo::go(move || i).join().unwrap());
+            }
+            t.elapsed()
+        });
     }
 }
 
 /// Two goroutines yielding to each other; time per yield.
 fn yield_pingpong(c: &mut Criterion) {
     for procs in [1, 2] {
-        let rt = ferrogo::Runtime::builder()
-            .max_procs(procs)
-            .build()
-            .unwrap();
-        c.bench_function(
-            &format!("yield ping-pong ({procs} workers), per yield"),
-            |b| {
-                b.iter_custom(|iters| {
-                    rt.run(move || {
-                        let t = Instant::now();
-                        let a = ferrogo::go(move || (0..iters).for_each(|_| ferrogo::yield_now()));
-                        let b = ferrogo::go(move || (0..iters).for_each(|_| ferrogo::yield_now()));
-                        a.join().unwrap();
-                        b.join().unwrap();
-                        t.elapsed() / 2
-                    })
-                })
-            },
-        );
+        let name = format!("yield ping-pong ({procs} workers), per yield");
+        on_runtime(c, &name, procs, |iters| {
+            let t = Instant::now();
+            let a = ferrogo::go(move || (0..iters).for_each(|_| ferrogo::yield_now()));
+            let b = ferrogo::go(move || (0..iters).for_each(|_| ferrogo::yield_now()));
+            a.join().unwrap();
+            b.join().unwrap();
+            t.elapsed() / 2
+        });
     }
 }
 
@@ -84,32 +77,25 @@ fn yield_pingpong(c: &mut Criterion) {
 /// counterpart can only run on its own worker (`chan::channel::spin_again`).
 fn chan_pingpong(c: &mut Criterion) {
     for cap in [0, 1] {
-        let rt = ferrogo::Runtime::builder().max_procs(1).build().unwrap();
-        c.bench_function(
-            &format!("channel ping-pong (capacity {cap}, 1 worker), per round trip"),
-            |b| {
-                b.iter_custom(|iters| {
-                    rt.run(move || {
-                        let (ptx, prx) = ferrogo::chan::<u64>(cap);
-                        let (qtx, qrx) = ferrogo::chan::<u64>(cap);
-                        let echo = ferrogo::go(move || {
-                            while let Some(v) = prx.recv() {
-                                qtx.send(v).unwrap();
-                            }
-                        });
-                        let t = Instant::now();
-                        for i in 0..iters {
-                            ptx.send(i).unwrap();
-                            qrx.recv().unwrap();
-                        }
-                        let d = t.elapsed();
-                        ptx.close();
-                        echo.join().unwrap();
-                        d
-                    })
-                })
-            },
-        );
+        let name = format!("channel ping-pong (capacity {cap}, 1 worker), per round trip");
+        on_runtime(c, &name, 1, move |iters| {
+            let (ptx, prx) = ferrogo::chan::<u64>(cap);
+            let (qtx, qrx) = ferrogo::chan::<u64>(cap);
+            let echo = ferrogo::go(move || {
+                while let Some(v) = prx.recv() {
+                    qtx.send(v).unwrap();
+                }
+            });
+            let t = Instant::now();
+            for i in 0..iters {
+                ptx.send(i).unwrap();
+                qrx.recv().unwrap();
+            }
+            let d = t.elapsed();
+            ptx.close();
+            echo.join().unwrap();
+            d
+        });
     }
 }
 
